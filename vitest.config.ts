@@ -1,0 +1,13 @@
+import { defineConfig } from "vitest/config";
+
+export default defineConfig({
+  test: {
+    include: ["packages/*/test/**/*.test.ts", "test/**/*.test.ts", "conformance/**/*.test.ts"],
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
+    // Tests spawn real processes; keep CPU contention on a 2-core box predictable.
+    maxWorkers: 2,
+    reporters: process.env.CI ? ["default", "json"] : ["default"],
+    outputFile: { json: ".ci/results.json" },
+  },
+});
