@@ -117,8 +117,9 @@ export class FrameDecoder {
       }
       const length = parseContentLength(buf.toString("latin1", start, headerEnd));
       if (length < 0) {
-        this.reportGarbage(buf, start, headerEnd + 4);
-        pos = headerEnd + 4;
+        // Not a header after all; a real one may start inside this block ("Content-Foo\nContent-Length: …").
+        this.reportGarbage(buf, start, start + PREFIX_BYTES.length);
+        pos = start + PREFIX_BYTES.length;
         continue;
       }
       const bodyStart = headerEnd + 4;
