@@ -1,4 +1,4 @@
-import { ErrorCodes, RpcError, toErrorObject, type ErrorObject } from "./errors.js";
+import { ErrorCodes, type ErrorObject, RpcError, toErrorObject } from "./errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FrameDecoder, type FrameSink } from "./framing.js";
 import type { RequestId, RequestMessage, ResponseMessage } from "./jsonrpc.js";
 import { Methods } from "./methods.js";
@@ -36,7 +36,13 @@ export interface PeerOptions {
 
 export interface RequestOptions {
   timeoutMs?: number;
+  /** Aborting fails the request at once (CANCELLED) and tells the other side with `$/cancelRequest`. */
   signal?: AbortSignal;
+  /**
+   * Aborting only asks the other side to stop (`$/cancelRequest`); the request keeps waiting for its answer, so the
+   * caller learns whether the work really stopped (the run engine's cancel with a grace period).
+   */
+  cancelSignal?: AbortSignal;
 }
 
 export interface HandlerContext {
@@ -173,7 +179,9 @@ export class RpcPeer {
       return Promise.reject(RpcError.of("CANCELLED", `'${method}' was cancelled before it was sent`));
     }
     const id = this.nextId++;
-    const json = JSON.stringify(params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params });
+    const json = JSON.stringify(
+      params === undefined ? { jsonrpc: "2.0", id, method } : { jsonrpc: "2.0", id, method, params },
+    );
     if (json.length > this.maxMessageBytes && Buffer.byteLength(json) > this.maxMessageBytes) {
       return Promise.reject(this.tooLarge(method, Buffer.byteLength(json)));
     }
@@ -188,6 +196,14 @@ export class RpcPeer {
       if (signal) {
         p.onAbort = () => this.abandon(id, RpcError.of("CANCELLED", `'${method}' was cancelled by the caller`));
         signal.addEventListener("abort", p.onAbort, { once: true });
+      }
+      const soft = opts.cancelSignal;
+      if (soft) {
+        const ask = () => {
+          if (this.pending.has(id)) this.notify(Methods.cancelRequest, { id });
+        };
+        if (soft.aborted) queueMicrotask(ask);
+        else soft.addEventListener("abort", ask, { once: true });
       }
       this.pending.set(id, p);
       this.send(json);
@@ -327,7 +343,7 @@ export class RpcPeer {
   /** Handles one message; returns the response to send for a request (maybe later), nothing otherwise. */
   private dispatch(raw: unknown): ResponseMessage | Promise<ResponseMessage | undefined> | undefined {
     if (typeof raw !== "object" || raw === null || (raw as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
-      return this.invalid(raw, "not a JSON-RPC 2.0 message (missing jsonrpc: \"2.0\")");
+      return this.invalid(raw, 'not a JSON-RPC 2.0 message (missing jsonrpc: "2.0")');
     }
     const m = raw as { id?: RequestId | null; method?: unknown; params?: unknown; result?: unknown; error?: unknown };
     if (typeof m.method === "string") {
@@ -335,7 +351,8 @@ export class RpcPeer {
         this.dispatchNotification(m.method, m.params);
         return undefined;
       }
-      if (typeof m.id !== "number" && typeof m.id !== "string") return this.invalid(raw, "id must be a number or string");
+      if (typeof m.id !== "number" && typeof m.id !== "string")
+        return this.invalid(raw, "id must be a number or string");
       return this.dispatchRequest(m as RequestMessage);
     }
     if (m.method !== undefined) return this.invalid(raw, "method must be a string");
@@ -350,7 +367,11 @@ export class RpcPeer {
     this.warn({ kind: "invalid_message", message: why, text: JSON.stringify(raw)?.slice(0, 200) });
     const id = (raw as { id?: unknown } | null)?.id;
     // Answer only what looks like a request; answering an invalid response would start a ping-pong.
-    if ((raw as { result?: unknown; error?: unknown } | null) && typeof raw === "object" && ("result" in raw! || "error" in raw!)) {
+    if (
+      (raw as { result?: unknown; error?: unknown } | null) &&
+      typeof raw === "object" &&
+      ("result" in raw! || "error" in raw!)
+    ) {
       return undefined;
     }
     return {
@@ -371,7 +392,10 @@ export class RpcPeer {
       if (h) h(params);
       else this.fallbackNotification?.(method, params);
     } catch (e) {
-      this.warn({ kind: "invalid_message", message: `handler for notification '${method}' threw: ${(e as Error).message}` });
+      this.warn({
+        kind: "invalid_message",
+        message: `handler for notification '${method}' threw: ${(e as Error).message}`,
+      });
     }
   }
 

@@ -53,7 +53,7 @@ describe("FrameDecoder", () => {
 
   it("accepts extra headers in any case", () => {
     const { decoder, frames, garbage } = collect();
-    decoder.push(Buffer.from('Content-Type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-length: 2\r\n\r\n{}'));
+    decoder.push(Buffer.from("Content-Type: application/vscode-jsonrpc; charset=utf-8\r\ncontent-length: 2\r\n\r\n{}"));
     decoder.push(Buffer.from("Content-length: 2\r\n\r\n[]"));
     expect(frames).toEqual(["{}", "[]"]);
     expect(garbage).toEqual([]);
@@ -62,7 +62,9 @@ describe("FrameDecoder", () => {
   it("skips stray text up to the next header and reports it", () => {
     const { decoder, frames, garbage } = collect();
     decoder.push(Buffer.from("hello from print()\n"));
-    decoder.push(Buffer.concat([frame('{"ok":1}'), Buffer.from("more noise\nCont"), Buffer.from("ent-Length: 2\r\n\r\n{}")]));
+    decoder.push(
+      Buffer.concat([frame('{"ok":1}'), Buffer.from("more noise\nCont"), Buffer.from("ent-Length: 2\r\n\r\n{}")]),
+    );
     expect(frames).toEqual(['{"ok":1}', "{}"]);
     expect(garbage.join("")).toBe("hello from print()\nmore noise\n");
   });

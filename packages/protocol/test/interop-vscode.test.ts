@@ -31,7 +31,9 @@ describe("interop with vscode-jsonrpc", () => {
     theirs.listen();
     expect(await ours.request("plugin/invoke", { input: { text: "héllo" } })).toEqual({ output: "HÉLLO" });
     await expect(ours.request("fail")).rejects.toMatchObject({ code: ErrorCodes.INVALID_INPUT, message: "bad input" });
-    const many = await Promise.all(Array.from({ length: 200 }, (_, i) => ours.request("plugin/invoke", { input: { text: `m${i}` } })));
+    const many = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => ours.request("plugin/invoke", { input: { text: `m${i}` } })),
+    );
     expect(many[199]).toEqual({ output: "M199" });
   });
 
@@ -53,17 +55,26 @@ describe("interop with vscode-jsonrpc", () => {
     const { ours, theirs } = connect();
     open.push(theirs);
     let theirsSawCancel = false;
-    theirs.onRequest("slow", (_p: unknown, token: rpc.CancellationToken) =>
-      new Promise((resolve) => {
-        token.onCancellationRequested(() => {
-          theirsSawCancel = true;
-          resolve(null);
-        });
-      }),
+    theirs.onRequest(
+      "slow",
+      (_p: unknown, token: rpc.CancellationToken) =>
+        new Promise((resolve) => {
+          token.onCancellationRequested(() => {
+            theirsSawCancel = true;
+            resolve(null);
+          });
+        }),
     );
     let oursSawCancel = false;
-    ours.onRequest("slow", (_p, ctx) =>
-      new Promise((_r, reject) => ctx.signal.addEventListener("abort", () => { oursSawCancel = true; reject(new Error("cancelled")); })),
+    ours.onRequest(
+      "slow",
+      (_p, ctx) =>
+        new Promise((_r, reject) =>
+          ctx.signal.addEventListener("abort", () => {
+            oursSawCancel = true;
+            reject(new Error("cancelled"));
+          }),
+        ),
     );
     theirs.listen();
     const ac = new AbortController();

@@ -22,7 +22,11 @@ function raw() {
   const warnings: ProtocolWarning[] = [];
   const peer = new RpcPeer(toPeer, fromPeer, { onWarning: (w) => warnings.push(w), maxMessageBytes: 1000 });
   const received: any[] = [];
-  const decoder = new FrameDecoder({ frame: (b) => received.push(JSON.parse(b)), garbage: () => {}, oversize: () => {} });
+  const decoder = new FrameDecoder({
+    frame: (b) => received.push(JSON.parse(b)),
+    garbage: () => {},
+    oversize: () => {},
+  });
   fromPeer.on("data", (c: Buffer) => decoder.push(c));
   const next = async (n = 1) => {
     while (received.length < n) await new Promise((r) => setTimeout(r, 2));
@@ -80,9 +84,16 @@ describe("RpcPeer", () => {
   it("times out a request and tells the other side to cancel", async () => {
     const { a, b } = pair();
     let aborted = false;
-    b.onRequest("slow", (_p, ctx) => new Promise((_r, reject) => {
-      ctx.signal.addEventListener("abort", () => { aborted = true; reject(new Error("stopped")); });
-    }));
+    b.onRequest(
+      "slow",
+      (_p, ctx) =>
+        new Promise((_r, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            aborted = true;
+            reject(new Error("stopped"));
+          });
+        }),
+    );
     const err = (await a.request("slow", null, { timeoutMs: 50 }).catch((e) => e)) as RpcError;
     expect(err.code).toBe(ErrorCodes.TIMEOUT);
     expect(err.message).toContain("50 ms");
@@ -93,9 +104,16 @@ describe("RpcPeer", () => {
   it("cancels through an AbortSignal and the handler sees it", async () => {
     const { a, b } = pair();
     const seen: string[] = [];
-    b.onRequest("slow", (_p, ctx) => new Promise((_r, reject) => {
-      ctx.signal.addEventListener("abort", () => { seen.push("aborted"); reject(new Error("x")); });
-    }));
+    b.onRequest(
+      "slow",
+      (_p, ctx) =>
+        new Promise((_r, reject) => {
+          ctx.signal.addEventListener("abort", () => {
+            seen.push("aborted");
+            reject(new Error("x"));
+          });
+        }),
+    );
     const ac = new AbortController();
     const p = a.request("slow", null, { signal: ac.signal });
     setTimeout(() => ac.abort(), 20);
@@ -167,12 +185,14 @@ describe("RpcPeer", () => {
     const notes: unknown[] = [];
     peer.onRequest("echo", async (p) => p);
     peer.onNotification("n", (p) => notes.push(p));
-    send(JSON.stringify([
-      { jsonrpc: "2.0", id: 1, method: "echo", params: "a" },
-      { jsonrpc: "2.0", method: "n", params: "note" },
-      { jsonrpc: "2.0", id: 2, method: "missing" },
-      { foo: 1 },
-    ]));
+    send(
+      JSON.stringify([
+        { jsonrpc: "2.0", id: 1, method: "echo", params: "a" },
+        { jsonrpc: "2.0", method: "n", params: "note" },
+        { jsonrpc: "2.0", id: 2, method: "missing" },
+        { foo: 1 },
+      ]),
+    );
     const [batch] = await next(1);
     expect(batch).toEqual([
       { jsonrpc: "2.0", id: 1, result: "a" },

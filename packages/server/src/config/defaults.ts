@@ -40,7 +40,26 @@ export const Defaults = {
     progressMinIntervalMs: 100,
     uploadMaxBytes: 100 * 1024 * 1024,
   },
+  ws: {
+    authTimeoutMs: 5_000,
+    maxAuthFrameBytes: 16 * 1024,
+    maxFrameBytes: 256 * 1024,
+    pingIntervalMs: 15_000,
+    pongTimeoutMs: 45_000,
+    /** Frames waiting to be written to one client before it is closed as too slow (1013). */
+    maxQueuedFrames: 256,
+  },
 } as const;
 
 /** Environment variables a plugin process inherits from the host; everything else must be in its manifest's env. */
-export const ENV_ALLOWLIST = ["PATH", "HOME", "LANG", "LC_ALL", "TZ", "TMPDIR", "USER", "LOGNAME", "SYSTEMROOT"] as const;
+export const ENV_ALLOWLIST = [
+  "PATH",
+  "HOME",
+  "LANG",
+  "LC_ALL",
+  "TZ",
+  "TMPDIR",
+  "USER",
+  "LOGNAME",
+  "SYSTEMROOT",
+] as const;

@@ -1,0 +1,66 @@
+// POST /runs with wait:true on hello-ts's echo entry, under load (autocannon over loopback), beside a fastify
+// hello-world route measured in the same run. Target: ≥ 0.5× the hello-world rate.
+// Usage: node bench/http.mjs [--quick]
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import autocannon from "autocannon";
+import Fastify from "fastify";
+import pino from "pino";
+import { resolveSettings } from "../packages/server/dist/config/settings.js";
+import { startServer } from "../packages/server/dist/server.js";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const quick = process.argv.includes("--quick");
+const duration = quick ? 3 : 10;
+const connections = 32;
+
+function load(opts) {
+  return new Promise((resolve, reject) => {
+    autocannon({ duration, connections, pipelining: 1, ...opts }, (err, r) => (err ? reject(err) : resolve(r)));
+  });
+}
+
+const fmt = (n) => Math.round(n).toLocaleString("en-US");
+
+// Baseline: fastify hello-world.
+const hello = Fastify({ logger: false });
+hello.get("/", async () => ({ hello: "world" }));
+hello.post("/", async (req) => req.body);
+await hello.listen({ host: "127.0.0.1", port: 0 });
+const helloUrl = `http://127.0.0.1:${hello.server.address().port}/`;
+await load({ url: helloUrl, duration: 1 });
+const base = await load({
+  url: helloUrl,
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ text: "hi" }),
+});
+await hello.close();
+
+// plugd: POST /runs wait:true → echo
+const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "plugd-bench-"));
+const server = await startServer(
+  resolveSettings({ host: "127.0.0.1", port: 0, dataDir, pluginsDir: path.join(root, "examples/plugins") }),
+  { logger: pino({ level: "error" }) },
+);
+if (server.host.get("hello-ts")?.state !== "ready") await server.host.start("hello-ts");
+const body = JSON.stringify({ plugin_id: "hello-ts", entry_id: "echo", args: { text: "hi" }, wait: true });
+const opts = { url: `${server.url}/runs`, method: "POST", headers: { "content-type": "application/json" }, body };
+await load({ ...opts, duration: 1 });
+const runs = await load(opts);
+await server.close();
+fs.rmSync(dataDir, { recursive: true, force: true });
+
+const line = (name, r) =>
+  console.log(
+    `${name.padEnd(34)} ${fmt(r.requests.average).padStart(8)} req/s   p50 ${String(r.latency.p50).padStart(5)} ms   p99 ${String(r.latency.p99).padStart(5)} ms   errors ${r.errors + r.non2xx}`,
+  );
+console.log(`# http bench: ${connections} connections, ${duration} s each, loopback\n`);
+line("fastify hello-world POST (baseline)", base);
+line("plugd POST /runs wait:true (echo)", runs);
+console.log(
+  `\nratio: ${(runs.requests.average / base.requests.average).toFixed(2)}× the hello-world rate (target ≥ 0.5×)`,
+);
+process.exit(0);

@@ -1,0 +1,453 @@
+import { randomUUID } from "node:crypto";
+import { EventEmitter } from "node:events";
+import {
+  type CallParams,
+  type EntryInfo,
+  type ExportParams,
+  type LogParams,
+  Methods,
+  type OutputParams,
+  type ProgressParams,
+  RpcError,
+  type RpcPeer,
+} from "@plugd/protocol";
+import { discoverPlugins } from "../manifest/index.js";
+import type { DiscoveredPlugin, ManifestErrorInfo, PluginManifest } from "../manifest/types.js";
+import type { HostInfo } from "../supervisor/instance.js";
+import { Reaper } from "../supervisor/reaper.js";
+import { type PluginState, type PluginStatus, PluginSupervisor } from "../supervisor/supervisor.js";
+import { installExitHandlers } from "./exit-handlers.js";
+import { InputValidator } from "./input-validator.js";
+
+export type HostPluginState = PluginState | "load_failed";
+
+export interface PluginView extends Omit<PluginStatus, "state"> {
+  state: HostPluginState;
+  name: string;
+  version: string;
+  description: string;
+  dir: string;
+  manifest?: PluginManifest;
+  loadError?: ManifestErrorInfo;
+}
+
+export interface LogRecord {
+  plugin: string;
+  pid: number;
+  level: LogParams["level"];
+  msg: string;
+  time: number;
+  runId?: string;
+  fields?: Record<string, unknown>;
+  source: "stderr" | "protocol" | "sdk";
+}
+
+export interface StateChange {
+  plugin: string;
+  state: HostPluginState;
+  previous: HostPluginState;
+  reason?: string;
+}
+
+/** A message or custom event a plugin pushed through reverse RPC; the server stores them (bus). */
+export interface PluginPush {
+  plugin: string;
+  kind: "message" | "event" | "status";
+  payload: unknown;
+  time: number;
+}
+
+export interface InvokeCallbacks {
+  onProgress?: (p: ProgressParams) => void;
+  onOutput?: (o: OutputParams) => void;
+  onExport?: (e: ExportParams) => void;
+  onLog?: (l: LogRecord) => void;
+}
+
+export interface HostInvokeOptions extends InvokeCallbacks {
+  signal?: AbortSignal;
+  /** Asks the plugin to stop ($/cancelRequest) but keeps waiting for its answer. */
+  cancelSignal?: AbortSignal;
+  /** Called when the call leaves the plugin's queue and is sent. */
+  onStart?: () => void;
+  /** Beats the entry's own timeout and the manifest's rpc timeout. */
+  timeoutMs?: number;
+  runId?: string;
+  /** Plugin ids of the calls this one is nested in (plugin-to-plugin calls). */
+  callChain?: string[];
+  meta?: Record<string, unknown>;
+}
+
+export interface HostOptions {
+  pluginsDir?: string;
+  host?: Partial<HostInfo>;
+  /** Install process exit handlers that kill every plugin process group (default true). */
+  exitHandlers?: boolean;
+  /** Overrides the config handed to a plugin in the handshake (profiles, stored config). Default: manifest config. */
+  configFor?: (manifest: PluginManifest) => Record<string, unknown>;
+}
+
+interface HostEvents {
+  state: [StateChange];
+  log: [LogRecord];
+  push: [PluginPush];
+}
+
+interface ActiveRun extends InvokeCallbacks {
+  plugin: string;
+  chain: string[];
+}
+
+/**
+ * The plugin host: the library the server uses. Loads a plugins folder, keeps each plugin running through its
+ * supervisor, validates input against the entry's schema before a plugin sees it, and routes a run's progress,
+ * output and exports to whoever invoked it.
+ */
+export class PluginHost extends EventEmitter<HostEvents> {
+  private readonly supervisors = new Map<string, PluginSupervisor>();
+  private readonly failed = new Map<string, Extract<DiscoveredPlugin, { ok: false }>>();
+  private readonly runs = new Map<string, ActiveRun>();
+  private readonly validator = new InputValidator();
+  private readonly reaper = new Reaper();
+  private readonly hostInfo: HostInfo;
+  private pluginsDir: string | undefined;
+  private removeExitHandlers: (() => void) | undefined;
+
+  constructor(private readonly options: HostOptions = {}) {
+    super();
+    this.hostInfo = { name: "plugd", version: "0.1.0", ...options.host };
+    this.pluginsDir = options.pluginsDir;
+    if (options.exitHandlers !== false) this.removeExitHandlers = installExitHandlers(() => this.killAll());
+  }
+
+  /** Discovers the plugins folder. Broken manifests become `load_failed` plugins; the rest are loaded (not started). */
+  load(pluginsDir = this.pluginsDir): PluginView[] {
+    if (!pluginsDir) throw new Error("no plugins directory given");
+    this.pluginsDir = pluginsDir;
+    for (const found of discoverPlugins(pluginsDir)) {
+      if (found.ok) {
+        if (!this.supervisors.has(found.manifest.id)) this.add(found.manifest);
+        this.failed.delete(found.manifest.id);
+      } else if (!this.supervisors.has(found.id)) {
+        this.failed.set(found.id, found);
+      }
+    }
+    return this.list();
+  }
+
+  /** Adds one plugin from a manifest already parsed (tests, packages). */
+  add(manifest: PluginManifest): void {
+    if (this.supervisors.has(manifest.id))
+      throw RpcError.of("INVALID_INPUT", `plugin '${manifest.id}' is already loaded`);
+    const sup = new PluginSupervisor(
+      manifest,
+      this.hostInfo,
+      {
+        onState: (status, previous) => {
+          if (status.state !== "ready" && status.state !== "degraded") this.validator.forget(manifest.id);
+          this.emit("state", {
+            plugin: manifest.id,
+            state: status.state,
+            previous,
+            ...(status.reason ? { reason: status.reason } : {}),
+          });
+        },
+        onLog: (r) => this.emit("log", { ...r, time: Date.now() }),
+        wirePeer: (peer, m) => this.wirePeer(peer, m),
+        config: (m) => this.options.configFor?.(m) ?? m.config,
+      },
+      this.reaper,
+    );
+    this.supervisors.set(manifest.id, sup);
+  }
+
+  list(): PluginView[] {
+    const views: PluginView[] = [...this.supervisors.values()].map((s) => this.view(s));
+    for (const f of this.failed.values()) {
+      views.push({
+        id: f.id,
+        state: "load_failed",
+        reason: f.error.message,
+        name: f.id,
+        version: "",
+        description: "",
+        dir: f.dir,
+        loadError: f.error,
+        restarts: 0,
+        entries: [],
+        stderrTail: [],
+        inFlight: 0,
+        queued: 0,
+      });
+    }
+    return views.sort((a, b) => a.id.localeCompare(b.id));
+  }
+
+  get(id: string): PluginView | undefined {
+    const s = this.supervisors.get(id);
+    if (s) return this.view(s);
+    return this.list().find((v) => v.id === id);
+  }
+
+  has(id: string): boolean {
+    return this.supervisors.has(id);
+  }
+
+  async start(id: string): Promise<PluginView> {
+    const s = this.supervisor(id);
+    await s.start();
+    return this.view(s);
+  }
+
+  /** Starts every enabled plugin whose manifest asks for it; failures are reported per plugin, never thrown. */
+  async startAuto(): Promise<Array<{ id: string; ok: boolean; error?: string }>> {
+    const auto = [...this.supervisors.values()].filter((s) => s.manifest.enabled && s.manifest.autoStart);
+    return Promise.all(
+      auto.map((s) =>
+        s.start().then(
+          () => ({ id: s.id, ok: true }),
+          (e: Error) => ({ id: s.id, ok: false, error: e.message }),
+        ),
+      ),
+    );
+  }
+
+  async stop(id: string): Promise<PluginView> {
+    const s = this.supervisor(id);
+    await s.stop();
+    return this.view(s);
+  }
+
+  /** Re-reads the plugin's manifest from disk and restarts it if it was running. */
+  async reload(id: string): Promise<PluginView> {
+    const old = this.supervisors.get(id);
+    const dir = old?.manifest.dir ?? this.failed.get(id)?.dir;
+    if (!dir) throw this.notFound(id);
+    const wasRunning = old ? ["ready", "degraded", "starting"].includes(old.currentState) : true;
+    if (old) await old.stop();
+    const found = this.rediscover(id, dir);
+    if (!found.ok) {
+      this.supervisors.delete(id);
+      this.failed.set(id, found);
+      return this.get(id)!;
+    }
+    this.supervisors.delete(id);
+    this.failed.delete(id);
+    this.add(found.manifest);
+    if (wasRunning) await this.start(id);
+    return this.get(id)!;
+  }
+
+  async stopAll(): Promise<void> {
+    await Promise.all([...this.supervisors.values()].map((s) => s.stop().catch(() => undefined)));
+  }
+
+  /** Stops everything and removes the exit handlers; the host can be dropped afterwards. */
+  async close(): Promise<void> {
+    await this.stopAll();
+    this.removeExitHandlers?.();
+  }
+
+  entries(id: string): EntryInfo[] {
+    return this.supervisor(id).status().entries;
+  }
+
+  /**
+   * Runs an entry and resolves with its output. Rejects with an RpcError: PLUGIN_NOT_FOUND, PLUGIN_UNAVAILABLE,
+   * ENTRY_NOT_FOUND, INVALID_INPUT (input checked against the entry's schema first), BUSY, TIMEOUT, CANCELLED,
+   * PLUGIN_CRASHED, CIRCULAR_CALL, or the plugin's own error.
+   */
+  async invoke(pluginId: string, entryId: string, input: unknown, opts: HostInvokeOptions = {}): Promise<unknown> {
+    const sup = this.supervisor(pluginId);
+    const chain = opts.callChain ?? [];
+    if (chain.includes(pluginId)) {
+      throw RpcError.of(
+        "CIRCULAR_CALL",
+        `calling '${pluginId}' again would close a cycle: ${[...chain, pluginId].join(" → ")}`,
+        {
+          chain: [...chain, pluginId],
+        },
+      );
+    }
+    const entry = this.check(pluginId, entryId, input);
+    const runId = opts.runId ?? randomUUID();
+    const timeoutMs = opts.timeoutMs ?? entry.timeoutMs ?? sup.manifest.limits.rpcTimeoutMs;
+    this.runs.set(runId, {
+      plugin: pluginId,
+      chain: [...chain, pluginId],
+      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
+      ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
+      ...(opts.onExport ? { onExport: opts.onExport } : {}),
+      ...(opts.onLog ? { onLog: opts.onLog } : {}),
+    });
+    try {
+      return await sup.invoke(
+        {
+          runId,
+          entry: entryId,
+          input,
+          ...(chain.length ? { callChain: chain } : {}),
+          ...(opts.meta ? { meta: opts.meta } : {}),
+        },
+        {
+          timeoutMs,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+          ...(opts.cancelSignal ? { cancelSignal: opts.cancelSignal } : {}),
+          ...(opts.onStart ? { onStart: opts.onStart } : {}),
+        },
+      );
+    } finally {
+      this.runs.delete(runId);
+    }
+  }
+
+  /**
+   * Everything invoke checks before a call is queued: the plugin exists and runs, the entry exists, the input fits
+   * its schema. Lets the server answer 4xx before it records a run.
+   */
+  check(pluginId: string, entryId: string, input: unknown): EntryInfo {
+    const sup = this.supervisor(pluginId);
+    const entry = sup.entry(entryId);
+    if (!entry) {
+      if (sup.currentState !== "ready" && sup.currentState !== "degraded") {
+        const reason = sup.status().reason;
+        throw RpcError.of(
+          "PLUGIN_UNAVAILABLE",
+          `plugin '${pluginId}' is ${sup.currentState}${reason ? `: ${reason}` : ""}`,
+          {
+            state: sup.currentState,
+            hint: `Start it first: POST /plugin/${pluginId}/start`,
+          },
+        );
+      }
+      throw RpcError.of("ENTRY_NOT_FOUND", `plugin '${pluginId}' has no entry '${entryId}'`, {
+        available: sup.status().entries.map((e) => e.id),
+      });
+    }
+    this.validator.check(pluginId, entry, input);
+    return entry;
+  }
+
+  /** Kills a plugin's process so its restart policy starts a fresh one (it ignored a cancellation). */
+  recycle(pluginId: string): boolean {
+    return this.supervisors.get(pluginId)?.recycle() ?? false;
+  }
+
+  /** The peer of a running plugin, for notifications such as `plugin/onEvent` and `plugin/configChanged`. */
+  notify(pluginId: string, method: string, params: unknown): boolean {
+    const peer = this.supervisors.get(pluginId)?.peer;
+    if (!peer || peer.closed) return false;
+    peer.notify(method, params);
+    return true;
+  }
+
+  /** Kills every plugin process group synchronously; the last resort on exit paths. */
+  killAll(): void {
+    for (const s of this.supervisors.values()) s.killNow();
+    this.reaper.killAll("SIGKILL");
+  }
+
+  private supervisor(id: string): PluginSupervisor {
+    const s = this.supervisors.get(id);
+    if (s) return s;
+    const f = this.failed.get(id);
+    if (f)
+      throw RpcError.of("PLUGIN_UNAVAILABLE", `plugin '${id}' failed to load: ${f.error.message}`, {
+        loadError: f.error,
+      });
+    throw this.notFound(id);
+  }
+
+  private notFound(id: string): RpcError {
+    return RpcError.of("PLUGIN_NOT_FOUND", `no plugin '${id}' is loaded`, {
+      available: [...this.supervisors.keys()],
+      hint: "List plugins with GET /plugins; check the plugins directory.",
+    });
+  }
+
+  private rediscover(id: string, dir: string): DiscoveredPlugin {
+    const all = discoverPlugins(this.pluginsDir ?? dir);
+    return (
+      all.find((d: DiscoveredPlugin) => (d.ok ? d.manifest.id === id : d.id === id)) ??
+      all.find((d: DiscoveredPlugin) => (d.ok ? d.manifest.dir === dir : d.dir === dir)) ?? {
+        ok: false,
+        id,
+        dir,
+        file: `${dir}/plugin.toml`,
+        error: {
+          code: "MANIFEST_NOT_FOUND",
+          message: `plugin.toml of '${id}' is gone from ${dir}`,
+          file: `${dir}/plugin.toml`,
+        },
+      }
+    );
+  }
+
+  private view(s: PluginSupervisor): PluginView {
+    const m = s.manifest;
+    return { ...s.status(), name: m.name, version: m.version, description: m.description, dir: m.dir, manifest: m };
+  }
+
+  /** Notifications a plugin sends while it runs, and the reverse calls its manifest allows. */
+  private wirePeer(peer: RpcPeer, manifest: PluginManifest): void {
+    const run = (p: { runId?: unknown }) => (typeof p?.runId === "string" ? this.runs.get(p.runId) : undefined);
+    peer.onNotification(Methods.progress, (p: ProgressParams) => run(p)?.onProgress?.(p));
+    peer.onNotification(Methods.output, (p: OutputParams) => run(p)?.onOutput?.(p));
+    peer.onNotification(Methods.export, (p: ExportParams) => run(p)?.onExport?.(p));
+    peer.onNotification(Methods.log, (p: LogParams) => {
+      if (!p || typeof p.msg !== "string") return;
+      const rec: LogRecord = {
+        plugin: manifest.id,
+        pid: -1,
+        level: p.level ?? "info",
+        msg: p.msg,
+        time: Date.now(),
+        source: "sdk",
+        ...(p.runId ? { runId: p.runId } : {}),
+        ...(p.fields ? { fields: p.fields } : {}),
+      };
+      this.emit("log", rec);
+      run(p)?.onLog?.(rec);
+    });
+
+    const guard = (method: string, fn: (params: any) => unknown) =>
+      peer.onRequest(method, (params) => {
+        if (!manifest.permissions.reverseRpc) {
+          throw RpcError.of("PERMISSION_DENIED", `plugin '${manifest.id}' may not call ${method}: reverse RPC is off`, {
+            hint: "Set [plugin.permissions] reverse_rpc = true in its plugin.toml.",
+          });
+        }
+        return fn(params);
+      });
+
+    guard(Methods.call, (p: CallParams) => this.callFromPlugin(manifest, p));
+    guard(Methods.getConfig, () => this.options.configFor?.(manifest) ?? manifest.config);
+    guard(Methods.pushMessage, (p) => this.push(manifest.id, "message", p));
+    guard(Methods.emitEvent, (p) => this.push(manifest.id, "event", p));
+    guard(Methods.updateStatus, (p) => this.push(manifest.id, "status", p));
+  }
+
+  private push(plugin: string, kind: PluginPush["kind"], payload: unknown): { submitted: true } {
+    this.emit("push", { plugin, kind, payload, time: Date.now() });
+    return { submitted: true };
+  }
+
+  private callFromPlugin(caller: PluginManifest, p: CallParams): Promise<unknown> {
+    if (!p || typeof p.plugin !== "string" || typeof p.entry !== "string") {
+      throw RpcError.of("INVALID_INPUT", "host/call needs {plugin, entry, input}");
+    }
+    const allowed = caller.permissions.call;
+    if (!allowed.includes("*") && !allowed.includes(p.plugin)) {
+      throw RpcError.of("PERMISSION_DENIED", `plugin '${caller.id}' may not call plugin '${p.plugin}'`, {
+        hint: `Add "${p.plugin}" to [plugin.permissions] call in ${caller.id}'s plugin.toml.`,
+      });
+    }
+    const parent = p.parentRunId ? this.runs.get(p.parentRunId) : undefined;
+    const chain = parent?.chain ?? [caller.id];
+    return this.invoke(p.plugin, p.entry, p.input ?? {}, {
+      callChain: chain,
+      ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
+      ...(p.parentRunId ? { meta: { parentRunId: p.parentRunId } } : {}),
+    });
+  }
+}

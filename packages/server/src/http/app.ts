@@ -1,0 +1,55 @@
+import swagger from "@fastify/swagger";
+import swaggerUi from "@fastify/swagger-ui";
+import websocket from "@fastify/websocket";
+import { Ajv } from "ajv";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import type { Logger } from "pino";
+import { Defaults } from "../config/defaults.js";
+import type { AppContext } from "./context.js";
+import { errorHandler, notFoundHandler } from "./errors.js";
+import { basicRoutes } from "./routes/basic.js";
+import { messageRoutes } from "./routes/messages.js";
+import { pluginRoutes } from "./routes/plugins.js";
+import { runRoutes } from "./routes/runs.js";
+import { uploadRoutes } from "./routes/uploads.js";
+import { ErrorSchema } from "./schemas.js";
+import { runSocketRoute } from "./ws/run-socket.js";
+
+/** Builds the HTTP + WebSocket API; the OpenAPI document (GET /openapi.json, /docs) comes from the route schemas. */
+export async function buildApp(ctx: AppContext, logger: Logger): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: logger as FastifyBaseLogger,
+    bodyLimit: ctx.settings.bodyLimitBytes,
+    disableRequestLogging: true,
+  });
+  // Query strings and path params are text, so they are coerced ("10" → 10); JSON bodies are not: a number where
+  // a string belongs is an error, not silently converted.
+  const coercing = new Ajv({ coerceTypes: "array", useDefaults: true, allErrors: true, strict: false });
+  const strict = new Ajv({ coerceTypes: false, useDefaults: true, allErrors: true, strict: false });
+  app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? strict : coercing).compile(schema));
+  app.setErrorHandler(errorHandler);
+  app.setNotFoundHandler(notFoundHandler);
+  app.addSchema(ErrorSchema);
+
+  await app.register(swagger, {
+    openapi: {
+      info: {
+        title: "plugd",
+        version: ctx.version,
+        description: "Plugins in any language behind one HTTP + WebSocket API.",
+      },
+      servers: [{ url: `http://${ctx.settings.host}:${ctx.settings.port}` }],
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: "/docs" });
+  await app.register(websocket, { options: { maxPayload: Defaults.ws.maxFrameBytes } });
+
+  basicRoutes(app, ctx);
+  pluginRoutes(app, ctx);
+  runRoutes(app, ctx);
+  messageRoutes(app, ctx);
+  await uploadRoutes(app, ctx);
+  runSocketRoute(app, ctx);
+  app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
+  return app;
+}

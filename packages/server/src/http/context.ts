@@ -1,0 +1,15 @@
+import type { Settings } from "../config/settings.js";
+import type { PluginHost } from "../host/host.js";
+import type { RunEngine } from "../runs/engine.js";
+import type { RunTokens } from "../runs/tokens.js";
+import type { Storage } from "../store/types.js";
+
+/** What the routes need; built once by server.ts. */
+export interface AppContext {
+  host: PluginHost;
+  engine: RunEngine;
+  store: Storage;
+  tokens: RunTokens;
+  settings: Settings;
+  version: string;
+}

@@ -1,0 +1,514 @@
+import { randomUUID } from "node:crypto";
+import type { ExportParams, ProgressParams } from "@plugd/protocol";
+import { RpcError } from "@plugd/protocol";
+import type { Logger } from "pino";
+import type { PluginHost } from "../host/host.js";
+import type { ExportItem, RunError, RunEvent, RunRecord, RunStatus, Storage } from "../store/types.js";
+import { failEnvelope, isEnvelope, okEnvelope, type ResultEnvelope } from "./envelope.js";
+import { canTransition, isTerminal } from "./state-machine.js";
+import type { RunTokens } from "./tokens.js";
+
+export interface CreateRunInput {
+  plugin_id: string;
+  entry_id: string;
+  args?: Record<string, unknown>;
+  task_id?: string;
+  trace_id?: string;
+  idempotency_key?: string;
+  /** Per-run timeout; the entry's own timeout wins over it, the server default applies when neither is set. */
+  timeout_ms?: number;
+  parent_run_id?: string;
+}
+
+export interface EngineOptions {
+  defaultTimeoutMs: number;
+  cancelGraceMs: number;
+  progressMinIntervalMs: number;
+  logger: Logger;
+}
+
+export interface CreatedRun {
+  run: RunRecord;
+  run_token: string;
+  expires_at: number;
+  /** False when an idempotency key matched an existing run. */
+  created: boolean;
+}
+
+export type RunListener = (ev: RunEvent, run: RunRecord) => void;
+
+interface LiveRun {
+  run: RunRecord;
+  abort: AbortController;
+  cancel: AbortController;
+  graceTimer?: NodeJS.Timeout;
+  progressTimer?: NodeJS.Timeout;
+  lastProgressAt: number;
+  progressDirty: boolean;
+  done: Promise<RunRecord>;
+  resolveDone: (r: RunRecord) => void;
+}
+
+const now = () => Date.now() / 1000;
+
+/**
+ * Runs: one call of an entry, recorded from `queued` to a terminal state. The engine owns the state machine and
+ * everything a run accumulates (progress, output, exports, result envelope); the store persists, the host executes.
+ */
+export class RunEngine {
+  private readonly live = new Map<string, LiveRun>();
+  private readonly listeners = new Map<string, Set<RunListener>>();
+  private readonly global = new Set<RunListener>();
+  private closing = false;
+
+  constructor(
+    private readonly store: Storage,
+    private readonly host: PluginHost,
+    private readonly tokens: RunTokens,
+    private readonly opts: EngineOptions,
+  ) {}
+
+  /** Ends runs a previous process left in flight: nothing stays non-terminal across a restart. */
+  async recover(): Promise<number> {
+    const failed = await this.store.failUnfinishedRuns(
+      {
+        code: "SERVER_RESTARTED",
+        message: "the server restarted while this run was in flight; start it again",
+        details: { reason: "server_restarted" },
+      },
+      now(),
+    );
+    return failed.length;
+  }
+
+  async create(input: CreateRunInput): Promise<CreatedRun> {
+    if (this.closing) throw RpcError.of("PLUGIN_UNAVAILABLE", "the server is shutting down; no new runs are accepted");
+    if (input.idempotency_key) {
+      const existing = await this.store.findRunByIdempotencyKey(input.idempotency_key);
+      if (existing) {
+        if (existing.plugin_id !== input.plugin_id || existing.entry_id !== input.entry_id) {
+          throw new HttpLikeError(
+            409,
+            "IDEMPOTENCY_KEY_REUSED",
+            `idempotency_key '${input.idempotency_key}' was used for another call (${existing.plugin_id}.${existing.entry_id})`,
+          );
+        }
+        return { run: existing, ...this.tokenFor(existing.run_id), created: false };
+      }
+    }
+    const args = input.args ?? {};
+    // 4xx before anything is recorded: unknown plugin or entry, plugin not running, input not fitting its schema.
+    const entry = this.host.check(input.plugin_id, input.entry_id, stripCtx(args));
+    const t = now();
+    const run: RunRecord = {
+      run_id: randomUUID(),
+      plugin_id: input.plugin_id,
+      entry_id: input.entry_id,
+      status: "queued",
+      created_at: t,
+      updated_at: t,
+      started_at: null,
+      finished_at: null,
+      task_id: input.task_id ?? null,
+      trace_id: input.trace_id ?? null,
+      idempotency_key: input.idempotency_key ?? null,
+      parent_run_id: input.parent_run_id ?? null,
+      args,
+      timeout_ms: input.timeout_ms ?? null,
+      progress: null,
+      stage: null,
+      message: null,
+      step: null,
+      step_total: null,
+      eta_seconds: null,
+      metrics: {},
+      cancel_requested: false,
+      cancel_reason: null,
+      cancel_requested_at: null,
+      error: null,
+      result_refs: [],
+      result: null,
+      rev: 1,
+    };
+    try {
+      await this.store.insertRun(run);
+    } catch (e) {
+      // Two requests with the same new idempotency key raced: the loser returns the winner's run.
+      if (input.idempotency_key) {
+        const winner = await this.store.findRunByIdempotencyKey(input.idempotency_key);
+        if (winner) return { run: winner, ...this.tokenFor(winner.run_id), created: false };
+      }
+      throw e;
+    }
+    let resolveDone!: (r: RunRecord) => void;
+    const live: LiveRun = {
+      run,
+      abort: new AbortController(),
+      cancel: new AbortController(),
+      lastProgressAt: 0,
+      progressDirty: false,
+      done: new Promise((r) => {
+        resolveDone = r;
+      }),
+      resolveDone,
+    };
+    this.live.set(run.run_id, live);
+    await this.emit(run, "status", { status: "queued" });
+    const timeoutMs = entry.timeoutMs ?? input.timeout_ms ?? this.opts.defaultTimeoutMs;
+    void this.execute(live, timeoutMs);
+    return { run, ...this.tokenFor(run.run_id), created: true };
+  }
+
+  async get(runId: string): Promise<RunRecord | undefined> {
+    return this.live.get(runId)?.run ?? (await this.store.getRun(runId));
+  }
+
+  /** Resolves with the run once it is terminal (or as it is when `timeoutMs` passes first). */
+  async waitFor(runId: string, timeoutMs?: number): Promise<RunRecord | undefined> {
+    const live = this.live.get(runId);
+    if (!live) return this.store.getRun(runId);
+    if (!timeoutMs) return live.done;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<RunRecord>((r) => {
+      timer = setTimeout(() => r(live.run), timeoutMs);
+    });
+    try {
+      return await Promise.race([live.done, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /**
+   * queued → canceled at once. running → cancel_requested: the plugin is asked to stop and given a grace period;
+   * if it has not finished by then its process is recycled and the run ends canceled. Other states: unchanged.
+   */
+  async cancel(runId: string, reason = "cancelled by request"): Promise<RunRecord | undefined> {
+    const live = this.live.get(runId);
+    if (!live) return this.store.getRun(runId);
+    const { run } = live;
+    if (run.status === "queued") {
+      live.abort.abort();
+      run.cancel_requested = true;
+      run.cancel_reason = reason;
+      run.cancel_requested_at = now();
+      await this.finish(live, "canceled", { code: "CANCELED", message: `canceled before it started: ${reason}` });
+    } else if (run.status === "running") {
+      run.cancel_requested = true;
+      run.cancel_reason = reason;
+      run.cancel_requested_at = now();
+      await this.transition(live, "cancel_requested");
+      live.cancel.abort();
+      live.graceTimer = setTimeout(() => {
+        if (isTerminal(live.run.status)) return;
+        this.opts.logger.warn(
+          { plugin: run.plugin_id, run_id: run.run_id },
+          `run ignored its cancellation for ${this.opts.cancelGraceMs} ms; restarting the plugin`,
+        );
+        live.abort.abort();
+        this.host.recycle(run.plugin_id);
+      }, this.opts.cancelGraceMs);
+    }
+    return live.run;
+  }
+
+  async listExports(
+    runId: string,
+    after: string | undefined,
+    limit: number,
+  ): Promise<{ items: ExportItem[]; next_after: string | null }> {
+    const items = await this.store.listExports(runId, after, limit);
+    return { items, next_after: items.length === limit ? items[items.length - 1]!.export_item_id : null };
+  }
+
+  /** Live events of one run. Returns the unsubscribe function. */
+  subscribe(runId: string, fn: RunListener): () => void {
+    let set = this.listeners.get(runId);
+    if (!set) {
+      set = new Set();
+      this.listeners.set(runId, set);
+    }
+    set.add(fn);
+    return () => {
+      set!.delete(fn);
+      if (set!.size === 0) this.listeners.delete(runId);
+    };
+  }
+
+  /** Every run's events (the bus mirrors them). */
+  subscribeAll(fn: RunListener): () => void {
+    this.global.add(fn);
+    return () => this.global.delete(fn);
+  }
+
+  get inFlight(): number {
+    return this.live.size;
+  }
+
+  /** Stops accepting runs and fails the ones in flight with a clear reason. */
+  async shutdown(reason = "the server shut down while this run was in flight"): Promise<void> {
+    this.closing = true;
+    await Promise.all(
+      [...this.live.values()].map((live) => {
+        live.abort.abort();
+        return this.finish(live, "failed", { code: "SERVER_SHUTDOWN", message: reason }, true);
+      }),
+    );
+  }
+
+  private tokenFor(runId: string): { run_token: string; expires_at: number } {
+    const { token, expires_at } = this.tokens.issue(runId);
+    return { run_token: token, expires_at };
+  }
+
+  private async execute(live: LiveRun, timeoutMs: number): Promise<void> {
+    const { run } = live;
+    try {
+      const output = await this.host.invoke(run.plugin_id, run.entry_id, stripCtx(run.args), {
+        runId: run.run_id,
+        timeoutMs,
+        signal: live.abort.signal,
+        cancelSignal: live.cancel.signal,
+        ...(run.parent_run_id ? { meta: { parentRunId: run.parent_run_id } } : {}),
+        onStart: () => {
+          if (run.status !== "queued") return;
+          run.started_at = now();
+          void this.transition(live, "running");
+        },
+        onProgress: (p) => this.progress(live, p),
+        onOutput: (o) => void this.emit(run, "output", { chunk: o.chunk, stream: o.stream ?? "stdout" }),
+        onExport: (e) => void this.addExport(live, e),
+      });
+      if (isTerminal(run.status)) return;
+      if (isEnvelope(output)) {
+        if (output.success) await this.succeed(live, output.data, output);
+        else
+          await this.fail(
+            live,
+            output.error ?? { code: "ENTRY_FAILED", message: output.message || "the entry reported failure" },
+            output,
+          );
+      } else {
+        await this.succeed(live, output, okEnvelope(output, run.trace_id));
+      }
+    } catch (e) {
+      if (isTerminal(run.status)) return;
+      const err = e instanceof RpcError ? e : RpcError.of("ENTRY_FAILED", (e as Error)?.message ?? String(e));
+      if (err.symbol === "TIMEOUT") {
+        await this.finish(
+          live,
+          "timeout",
+          { code: "TIMEOUT", message: err.message, details: { timeoutMs } },
+          false,
+          true,
+        );
+      } else if (run.cancel_requested) {
+        await this.finish(
+          live,
+          "canceled",
+          { code: "CANCELED", message: `canceled: ${run.cancel_reason}` },
+          false,
+          true,
+        );
+      } else {
+        await this.fail(live, toRunError(err));
+      }
+    }
+  }
+
+  private async succeed(live: LiveRun, data: unknown, envelope: ResultEnvelope): Promise<void> {
+    const { run } = live;
+    run.result = data;
+    run.progress = 1;
+    run.stage ??= "done";
+    run.message ??= "done";
+    await this.systemExport(live, envelope);
+    await this.finish(live, "succeeded", null);
+  }
+
+  private async fail(live: LiveRun, error: RunError, envelope?: ResultEnvelope): Promise<void> {
+    await this.systemExport(live, envelope ?? failEnvelope(error, live.run.trace_id));
+    await this.finish(live, "failed", error);
+  }
+
+  private async systemExport(live: LiveRun, envelope: ResultEnvelope): Promise<void> {
+    const item = await this.store.insertExport({
+      export_item_id: randomUUID(),
+      run_id: live.run.run_id,
+      type: "json",
+      category: "system",
+      created_at: now(),
+      label: "trigger_response",
+      description: null,
+      text: null,
+      json: envelope,
+      url: null,
+      binary_url: null,
+      binary: null,
+      mime: "application/json",
+      metadata: { kind: "trigger_response" },
+    });
+    live.run.result_refs.push(item.export_item_id);
+    await this.emit(live.run, "export", exportEvent(item));
+  }
+
+  private async addExport(live: LiveRun, e: ExportParams): Promise<void> {
+    try {
+      const item = await this.store.insertExport({
+        export_item_id: randomUUID(),
+        run_id: live.run.run_id,
+        type: e.type,
+        category: "user",
+        created_at: now(),
+        label: e.label ?? null,
+        description: e.description ?? null,
+        text: e.type === "text" ? String(e.data ?? "") : null,
+        json: e.type === "json" ? (e.data ?? null) : null,
+        url: e.type === "url" ? (e.url ?? String(e.data ?? "")) : null,
+        binary_url: e.type === "binary_url" ? (e.url ?? String(e.data ?? "")) : null,
+        binary: e.type === "binary" ? String(e.data ?? "") : null,
+        mime: e.mime ?? null,
+        metadata: e.metadata ?? {},
+      });
+      await this.emit(live.run, "export", exportEvent(item));
+    } catch (err) {
+      this.opts.logger.error({ err, run_id: live.run.run_id }, "could not store an export");
+    }
+  }
+
+  /** Progress is applied at once but persisted and fanned out at most every progressMinIntervalMs per run. */
+  private progress(live: LiveRun, p: ProgressParams): void {
+    const { run } = live;
+    if (isTerminal(run.status)) return;
+    if (typeof p.progress === "number") run.progress = Math.max(0, Math.min(1, p.progress));
+    if (p.stage !== undefined) run.stage = p.stage;
+    if (p.message !== undefined) run.message = p.message;
+    if (p.step !== undefined) run.step = p.step;
+    if (p.stepTotal !== undefined) run.step_total = p.stepTotal;
+    if (p.eta !== undefined) run.eta_seconds = p.eta;
+    if (p.metrics) run.metrics = { ...run.metrics, ...p.metrics };
+    live.progressDirty = true;
+    const wait = live.lastProgressAt + this.opts.progressMinIntervalMs - Date.now();
+    if (wait <= 0) void this.flushProgress(live);
+    else live.progressTimer ??= setTimeout(() => void this.flushProgress(live), wait);
+  }
+
+  private async flushProgress(live: LiveRun): Promise<void> {
+    if (live.progressTimer) clearTimeout(live.progressTimer);
+    live.progressTimer = undefined;
+    if (!live.progressDirty) return;
+    live.progressDirty = false;
+    live.lastProgressAt = Date.now();
+    const { run } = live;
+    run.rev++;
+    run.updated_at = now();
+    await this.store.updateRun(run);
+    await this.emit(run, "progress", progressView(run));
+  }
+
+  private async transition(live: LiveRun, to: RunStatus): Promise<boolean> {
+    const { run } = live;
+    if (!canTransition(run.status, to)) {
+      this.opts.logger.warn({ run_id: run.run_id, from: run.status, to }, "illegal run transition ignored");
+      return false;
+    }
+    run.status = to;
+    run.rev++;
+    run.updated_at = now();
+    await this.store.updateRun(run);
+    await this.emit(run, "status", { status: to });
+    return true;
+  }
+
+  /**
+   * Commits a terminal state. `force` also ends queued/running runs on shutdown, outside the transition table;
+   * `lenient` allows `canceled`/`timeout` straight from running (the plugin answered before the cancel landed).
+   */
+  private async finish(
+    live: LiveRun,
+    to: RunStatus,
+    error: RunError | null,
+    force = false,
+    lenient = false,
+  ): Promise<void> {
+    const { run } = live;
+    if (isTerminal(run.status)) return;
+    if (!force && !canTransition(run.status, to)) {
+      if (!(lenient && run.status === "running" && to === "canceled")) {
+        this.opts.logger.warn({ run_id: run.run_id, from: run.status, to }, "illegal run transition ignored");
+        return;
+      }
+    }
+    // The state changes synchronously so a racing completion sees the run terminal.
+    if (live.graceTimer) clearTimeout(live.graceTimer);
+    if (live.progressTimer) clearTimeout(live.progressTimer);
+    const pendingProgress = live.progressDirty;
+    live.progressDirty = false;
+    run.status = to;
+    run.error = error;
+    run.finished_at = now();
+    run.updated_at = run.finished_at;
+    run.rev++;
+    this.live.delete(run.run_id);
+    try {
+      if (pendingProgress) await this.emit(run, "progress", progressView(run));
+      await this.store.updateRun(run);
+    } finally {
+      await this.emit(run, "status", { status: to, ...(error ? { error } : {}) });
+      live.resolveDone(run);
+    }
+  }
+
+  private async emit(run: RunRecord, type: RunEvent["type"], data: unknown): Promise<void> {
+    let ev: RunEvent;
+    try {
+      ev = await this.store.appendRunEvent({ run_id: run.run_id, type, data, time: now() });
+    } catch (err) {
+      this.opts.logger.error({ err, run_id: run.run_id }, "could not record a run event");
+      return;
+    }
+    for (const fn of this.listeners.get(run.run_id) ?? []) fn(ev, run);
+    for (const fn of this.global) fn(ev, run);
+  }
+}
+
+/** An error the HTTP layer maps straight to a status code. */
+export class HttpLikeError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly details?: unknown,
+  ) {
+    super(message);
+  }
+}
+
+/** N.E.K.O clients put `_ctx` into args; it is context for the runtime, not input for the schema. */
+function stripCtx(args: Record<string, unknown>): Record<string, unknown> {
+  if (!("_ctx" in args)) return args;
+  const { _ctx, ...rest } = args;
+  return rest;
+}
+
+function toRunError(err: RpcError): RunError {
+  const data = (err.data ?? {}) as { details?: unknown; hint?: string };
+  const details = data.details ?? (Object.keys(data).length ? data : undefined);
+  return { code: err.symbol, message: err.message, ...(details !== undefined ? { details } : {}) };
+}
+
+function progressView(run: RunRecord) {
+  return {
+    progress: run.progress,
+    stage: run.stage,
+    message: run.message,
+    step: run.step,
+    step_total: run.step_total,
+    eta_seconds: run.eta_seconds,
+    metrics: run.metrics,
+  };
+}
+
+function exportEvent(item: ExportItem) {
+  return { export_item_id: item.export_item_id, export_type: item.type, category: item.category, label: item.label };
+}

@@ -1,0 +1,137 @@
+import { randomUUID } from "node:crypto";
+import fs from "node:fs";
+import type { FastifyInstance } from "fastify";
+import pino, { type Logger } from "pino";
+import { Defaults } from "./config/defaults.js";
+import { loadOrCreateSecret } from "./config/secrets.js";
+import type { Settings } from "./config/settings.js";
+import { PluginHost, type PluginPush } from "./host/host.js";
+import { buildApp } from "./http/app.js";
+import { RunEngine } from "./runs/engine.js";
+import { RunTokens } from "./runs/tokens.js";
+import { openStore } from "./store/sqlite/index.js";
+import type { MessageRecord, Storage } from "./store/types.js";
+
+export const VERSION = "0.1.0";
+
+export interface RunningServer {
+  app: FastifyInstance;
+  host: PluginHost;
+  engine: RunEngine;
+  store: Storage;
+  settings: Settings;
+  url: string;
+  /** Stops accepting requests, fails runs in flight, stops every plugin, closes the store. Idempotent. */
+  close(reason?: string): Promise<void>;
+}
+
+export interface StartOptions {
+  logger?: Logger;
+  /** Install SIGINT/SIGTERM handlers that close the server (the CLI does; tests do not). */
+  handleSignals?: boolean;
+}
+
+/** Wires store → host → run engine → HTTP, and starts listening. */
+export async function startServer(settings: Settings, opts: StartOptions = {}): Promise<RunningServer> {
+  const logger = opts.logger ?? pino({ level: settings.logLevel });
+  fs.mkdirSync(settings.dataDir, { recursive: true });
+  if (!fs.existsSync(settings.pluginsDir)) {
+    throw new Error(`plugins directory ${settings.pluginsDir} does not exist (set --plugins-dir or PLUGD_PLUGINS_DIR)`);
+  }
+  const store = openStore(settings.dataDir);
+  const tokens = new RunTokens(loadOrCreateSecret(settings.dataDir, "run-token.secret"), Defaults.runs.runTokenTtlMs);
+  const host = new PluginHost({
+    pluginsDir: settings.pluginsDir,
+    exitHandlers: opts.handleSignals ?? false,
+    host: { dataDir: settings.dataDir },
+  });
+  host.on("log", (r) =>
+    logger[r.level === "fatal" ? "fatal" : r.level](
+      { plugin: r.plugin, pid: r.pid, ...(r.runId ? { run_id: r.runId } : {}), ...r.fields },
+      r.msg,
+    ),
+  );
+  host.on("state", (c) =>
+    logger.info(
+      { plugin: c.plugin, state: c.state, previous: c.previous, reason: c.reason },
+      `plugin ${c.plugin} is ${c.state}`,
+    ),
+  );
+  host.on("push", (p) => {
+    if (p.kind === "message")
+      void store.insertMessage(toMessage(p)).catch((err) => logger.error({ err }, "could not store a message"));
+  });
+
+  const engine = new RunEngine(store, host, tokens, {
+    defaultTimeoutMs: settings.runDefaultTimeoutMs,
+    cancelGraceMs: settings.runCancelGraceMs,
+    progressMinIntervalMs: Defaults.runs.progressMinIntervalMs,
+    logger,
+  });
+  const recovered = await engine.recover();
+  if (recovered > 0)
+    logger.warn(`${recovered} runs left in flight by a previous process were marked failed (server_restarted)`);
+
+  const loaded = host.load(settings.pluginsDir);
+  for (const p of loaded.filter((v) => v.state === "load_failed"))
+    logger.warn({ plugin: p.id }, `plugin ${p.id} failed to load: ${p.reason}`);
+  if (settings.autoStart) {
+    for (const r of await host.startAuto())
+      if (!r.ok) logger.warn({ plugin: r.id }, `plugin ${r.id} did not start: ${r.error}`);
+  }
+
+  const app = await buildApp({ host, engine, store, tokens, settings, version: VERSION }, logger);
+  await app.listen({ host: settings.host, port: settings.port });
+  const address = app.server.address();
+  const port = typeof address === "object" && address ? address.port : settings.port;
+  const url = `http://${settings.host.includes(":") ? `[${settings.host}]` : settings.host}:${port}`;
+
+  let closing: Promise<void> | undefined;
+  const close = (reason = "the server shut down while this run was in flight") =>
+    (closing ??= (async () => {
+      await engine.shutdown(reason);
+      await app.close();
+      await host.close();
+      await store.close();
+    })());
+
+  if (opts.handleSignals) {
+    const onSignal = (sig: NodeJS.Signals) => {
+      logger.info(`${sig} received: failing runs in flight, stopping plugins`);
+      const force = setTimeout(() => {
+        logger.error("shutdown took too long; killing plugins");
+        host.killAll();
+        process.exit(1);
+      }, Defaults.server.shutdownGraceMs + 5_000);
+      force.unref();
+      void close(`the server received ${sig} while this run was in flight`).then(() => process.exit(0));
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  }
+  return { app, host, engine, store, settings: { ...settings, port }, url, close };
+}
+
+/** A pushed message in the seed's shape; both the v1 fields and v2 (`parts`, `visibility`) are kept. */
+function toMessage(p: PluginPush): MessageRecord {
+  const m = (p.payload ?? {}) as Record<string, unknown>;
+  const str = (v: unknown, d = "") => (typeof v === "string" ? v : d);
+  return {
+    message_id: str(m.message_id) || randomUUID(),
+    plugin_id: p.plugin,
+    source: str(m.source, p.plugin),
+    description: str(m.description),
+    priority: typeof m.priority === "number" ? m.priority : 0,
+    message_type: str(m.message_type) || str(m.type) || "text",
+    content: m.content ?? (m.parts !== undefined ? m.parts : null),
+    binary_data: typeof m.binary_data === "string" ? m.binary_data : null,
+    binary_url: typeof m.binary_url === "string" ? m.binary_url : null,
+    metadata: {
+      ...((m.metadata as Record<string, unknown>) ?? {}),
+      ...(m.parts !== undefined ? { parts: m.parts } : {}),
+      ...(m.visibility !== undefined ? { visibility: m.visibility } : {}),
+      ...(m.ai_behavior !== undefined ? { ai_behavior: m.ai_behavior } : {}),
+    },
+    timestamp: p.time / 1000,
+  };
+}

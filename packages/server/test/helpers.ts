@@ -1,0 +1,88 @@
+import { execFileSync } from "node:child_process";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { type HostPluginState, PluginHost, type StateChange } from "../src/host/host.js";
+import { loadManifest } from "../src/manifest/index.js";
+import type { PluginManifest } from "../src/manifest/types.js";
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
+export const FIXTURES = path.join(ROOT, "test/fixtures/plugins");
+export const EXAMPLES = path.join(ROOT, "examples/plugins");
+
+type DeepPartial<T> = { [K in keyof T]?: T[K] extends object ? Partial<T[K]> : T[K] };
+
+/** A fixture's manifest with test-sized limits (short timeouts, fast restarts) patched in. */
+export function fixture(name: string, patch: DeepPartial<PluginManifest> = {}, base = FIXTURES): PluginManifest {
+  const m = loadManifest(path.join(base, name));
+  return {
+    ...m,
+    ...patch,
+    limits: { ...m.limits, handshakeTimeoutMs: 3000, shutdownTimeoutMs: 500, healthIntervalMs: 0, ...patch.limits },
+    restart: { ...m.restart, backoffBaseMs: 20, backoffCapMs: 100, ...patch.restart },
+    permissions: { ...m.permissions, ...patch.permissions },
+  } as PluginManifest;
+}
+
+export function example(name: string, patch: DeepPartial<PluginManifest> = {}): PluginManifest {
+  return fixture(name, patch, EXAMPLES);
+}
+
+/** A host without process-wide exit handlers (vitest owns the process); closed after each test. */
+export function newHost(...manifests: PluginManifest[]): PluginHost {
+  const host = new PluginHost({ exitHandlers: false });
+  for (const m of manifests) host.add(m);
+  return host;
+}
+
+export function waitForState(
+  host: PluginHost,
+  id: string,
+  state: HostPluginState,
+  timeoutMs = 10_000,
+): Promise<StateChange> {
+  return new Promise((resolve, reject) => {
+    if (host.get(id)?.state === state) {
+      resolve({ plugin: id, state, previous: state });
+      return;
+    }
+    const timer = setTimeout(() => {
+      host.off("state", on);
+      reject(new Error(`${id} did not reach '${state}' within ${timeoutMs} ms (now ${host.get(id)?.state})`));
+    }, timeoutMs);
+    const on = (c: StateChange) => {
+      if (c.plugin === id && c.state === state) {
+        clearTimeout(timer);
+        host.off("state", on);
+        resolve(c);
+      }
+    };
+    host.on("state", on);
+  });
+}
+
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  // A zombie still answers kill(0); it is dead for our purposes.
+  try {
+    const stat = execFileSync("ps", ["-o", "stat=", "-p", String(pid)])
+      .toString()
+      .trim();
+    return stat !== "" && !stat.startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+export async function eventually(check: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
