@@ -115,7 +115,8 @@ export class FrameDecoder {
         pos = start + PREFIX_BYTES.length;
         continue;
       }
-      const length = parseContentLength(buf.toString("latin1", start, headerEnd));
+      const fast = fastContentLength(buf, start, headerEnd);
+      const length = fast >= 0 ? fast : parseContentLength(buf.toString("latin1", start, headerEnd));
       if (length < 0) {
         // Not a header after all; a real one may start inside this block ("Content-Foo\nContent-Length: …").
         this.reportGarbage(buf, start, start + PREFIX_BYTES.length);
@@ -191,6 +192,22 @@ function partialPrefixTail(buf: Buffer, from: number): number {
     if (buf.compare(PREFIX_BYTES, 0, k, buf.length - k, buf.length) === 0) return k;
   }
   return 0;
+}
+
+const LENGTH_PREFIX = Buffer.from("Content-Length: ");
+
+/** The common header exactly as every SDK writes it, read straight from the bytes (no strings, no split). */
+function fastContentLength(buf: Buffer, start: number, headerEnd: number): number {
+  const digitsAt = start + LENGTH_PREFIX.length;
+  if (headerEnd - digitsAt < 1 || headerEnd - digitsAt > 15) return -1;
+  if (buf.compare(LENGTH_PREFIX, 0, LENGTH_PREFIX.length, start, digitsAt) !== 0) return -1;
+  let n = 0;
+  for (let i = digitsAt; i < headerEnd; i++) {
+    const c = buf[i]! - 48;
+    if (c < 0 || c > 9) return -1;
+    n = n * 10 + c;
+  }
+  return n;
 }
 
 /** Parses a header block; returns the Content-Length, or -1 if the block is not a valid header. */

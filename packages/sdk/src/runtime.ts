@@ -9,11 +9,13 @@ import {
   Methods,
   negotiateVersion,
   PROTOCOL_VERSION,
+  type ProgressParams,
   RpcError,
   RpcPeer,
 } from "@plugd/protocol";
 import type {
   EventPayload,
+  Exporter,
   ExportOptions,
   HostApi,
   Logger,
@@ -139,42 +141,94 @@ export function serve(def: PluginDefinition, opts: ServeOptions): RpcPeer {
       );
   });
 
-  /** The AbortSignal is created only if the handler looks at it: most calls never need one. */
   function runContext(p: InvokeParams, rpc: { readonly signal: AbortSignal }): RunContext {
-    const runId = p.runId;
-    const exp = (type: "text" | "json" | "url" | "binary", data: unknown, o: ExportOptions = {}) =>
-      peer.notify(Methods.export, { runId, type, ...(type === "url" ? { url: data as string } : { data }), ...o });
-    return {
-      runId,
-      entryId: p.entry,
-      get signal() {
-        return rpc.signal;
-      },
-      get config() {
-        return config;
-      },
-      progress: (pr) => peer.notify(Methods.progress, { ...pr, runId }),
-      output: (chunk) => peer.notify(Methods.output, { runId, chunk }),
-      export: {
-        text: (t, o) => exp("text", t, o),
-        json: (v, o) => exp("json", v, o),
-        url: (u, o) => exp("url", u, o),
-        binary: (b, o) => exp("binary", Buffer.from(b).toString("base64"), { mime: "application/octet-stream", ...o }),
-      },
-      log: makeLogger(runId),
-      host: {
-        ...host,
-        call: (plugin, entry, input = {}, o = {}) =>
-          peer.request(Methods.call, {
-            plugin,
-            entry,
-            input,
-            parentRunId: runId,
-            ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-          }) as never,
-      },
-    };
+    return new InvocationContext(peer, p, rpc, () => config, host);
   }
 
   return peer;
+}
+
+const wrapOutput = (output: unknown) => ({ output: output ?? null });
+
+/**
+ * A run's context. A class (methods on the prototype, one allocation per call) because one is made for every
+ * invoke; the AbortSignal is only created if the handler looks at it.
+ */
+class InvocationContext implements RunContext {
+  readonly runId: string;
+  readonly entryId: string;
+  private logger: Logger | undefined;
+  private exporter: Exporter | undefined;
+  private hostApi: HostApi | undefined;
+
+  constructor(
+    private readonly peer: RpcPeer,
+    p: InvokeParams,
+    private readonly rpc: { readonly signal: AbortSignal },
+    private readonly getConfig: () => Record<string, unknown>,
+    private readonly pluginHost: HostApi,
+  ) {
+    this.runId = p.runId;
+    this.entryId = p.entry;
+  }
+
+  get signal(): AbortSignal {
+    return this.rpc.signal;
+  }
+
+  get config(): Record<string, unknown> {
+    return this.getConfig();
+  }
+
+  progress(p: Omit<ProgressParams, "runId">): void {
+    this.peer.notify(Methods.progress, { ...p, runId: this.runId });
+  }
+
+  output(chunk: string): void {
+    this.peer.notify(Methods.output, { runId: this.runId, chunk });
+  }
+
+  get export(): Exporter {
+    if (!this.exporter) {
+      const send = (type: "text" | "json" | "url" | "binary", data: unknown, o: ExportOptions = {}) =>
+        this.peer.notify(Methods.export, {
+          runId: this.runId,
+          type,
+          ...(type === "url" ? { url: data as string } : { data }),
+          ...o,
+        });
+      this.exporter = {
+        text: (t, o) => send("text", t, o),
+        json: (v, o) => send("json", v, o),
+        url: (u, o) => send("url", u, o),
+        binary: (b, o) => send("binary", Buffer.from(b).toString("base64"), { mime: "application/octet-stream", ...o }),
+      };
+    }
+    return this.exporter;
+  }
+
+  get log(): Logger {
+    if (!this.logger) {
+      const at = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
+        this.peer.notify(Methods.log, { level, msg, runId: this.runId, ...(fields ? { fields } : {}) });
+      this.logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
+    }
+    return this.logger;
+  }
+
+  get host(): HostApi {
+    // Calls made while serving this run carry it as their parent, so the host can see call chains (and cycles).
+    this.hostApi ??= {
+      ...this.pluginHost,
+      call: (plugin, entry, input = {}, o = {}) =>
+        this.peer.request(Methods.call, {
+          plugin,
+          entry,
+          input,
+          parentRunId: this.runId,
+          ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
+        }) as never,
+    };
+    return this.hostApi;
+  }
 }

@@ -1,9 +1,9 @@
-import { randomUUID } from "node:crypto";
 import { EventEmitter } from "node:events";
 import {
   type CallParams,
   type EntryInfo,
   type ExportParams,
+  type InvokeParams,
   type LogParams,
   Methods,
   type OutputParams,
@@ -107,6 +107,7 @@ export class PluginHost extends EventEmitter<HostEvents> {
   private readonly supervisors = new Map<string, PluginSupervisor>();
   private readonly failed = new Map<string, Extract<DiscoveredPlugin, { ok: false }>>();
   private readonly runs = new Map<string, ActiveRun>();
+  private callSeq = 0;
   private readonly validator = new InputValidator();
   private readonly reaper = new Reaper();
   private readonly hostInfo: HostInfo;
@@ -257,48 +258,45 @@ export class PluginHost extends EventEmitter<HostEvents> {
    * ENTRY_NOT_FOUND, INVALID_INPUT (input checked against the entry's schema first), BUSY, TIMEOUT, CANCELLED,
    * PLUGIN_CRASHED, CIRCULAR_CALL, or the plugin's own error.
    */
-  async invoke(pluginId: string, entryId: string, input: unknown, opts: HostInvokeOptions = {}): Promise<unknown> {
-    const sup = this.supervisor(pluginId);
+  invoke(pluginId: string, entryId: string, input: unknown, opts: HostInvokeOptions = {}): Promise<unknown> {
+    let sup: PluginSupervisor;
+    let entry: EntryInfo;
     const chain = opts.callChain ?? [];
-    if (chain.includes(pluginId)) {
-      throw RpcError.of(
-        "CIRCULAR_CALL",
-        `calling '${pluginId}' again would close a cycle: ${[...chain, pluginId].join(" → ")}`,
-        {
-          chain: [...chain, pluginId],
-        },
-      );
+    try {
+      sup = this.supervisor(pluginId);
+      if (chain.includes(pluginId)) {
+        throw RpcError.of(
+          "CIRCULAR_CALL",
+          `calling '${pluginId}' again would close a cycle: ${[...chain, pluginId].join(" → ")}`,
+          {
+            chain: [...chain, pluginId],
+          },
+        );
+      }
+      entry = this.checkEntry(sup, entryId, input);
+    } catch (e) {
+      return Promise.reject(e);
     }
-    const entry = this.check(pluginId, entryId, input);
-    const runId = opts.runId ?? randomUUID();
+    const runId = opts.runId ?? `call-${++this.callSeq}`;
     const timeoutMs = opts.timeoutMs ?? entry.timeoutMs ?? sup.manifest.limits.rpcTimeoutMs;
     this.runs.set(runId, {
       plugin: pluginId,
-      chain: [...chain, pluginId],
-      ...(opts.onProgress ? { onProgress: opts.onProgress } : {}),
-      ...(opts.onOutput ? { onOutput: opts.onOutput } : {}),
-      ...(opts.onExport ? { onExport: opts.onExport } : {}),
-      ...(opts.onLog ? { onLog: opts.onLog } : {}),
+      chain: chain.length ? [...chain, pluginId] : [pluginId],
+      onProgress: opts.onProgress,
+      onOutput: opts.onOutput,
+      onExport: opts.onExport,
+      onLog: opts.onLog,
     });
-    try {
-      return await sup.invoke(
-        {
-          runId,
-          entry: entryId,
-          input,
-          ...(chain.length ? { callChain: chain } : {}),
-          ...(opts.meta ? { meta: opts.meta } : {}),
-        },
-        {
-          timeoutMs,
-          ...(opts.signal ? { signal: opts.signal } : {}),
-          ...(opts.cancelSignal ? { cancelSignal: opts.cancelSignal } : {}),
-          ...(opts.onStart ? { onStart: opts.onStart } : {}),
-        },
-      );
-    } finally {
-      this.runs.delete(runId);
-    }
+    const params: InvokeParams = { runId, entry: entryId, input };
+    if (chain.length) params.callChain = chain;
+    if (opts.meta) params.meta = opts.meta;
+    return sup.invoke(params, {
+      timeoutMs,
+      signal: opts.signal,
+      cancelSignal: opts.cancelSignal,
+      onStart: opts.onStart,
+      onSettled: () => this.runs.delete(runId),
+    });
   }
 
   /**
@@ -306,7 +304,11 @@ export class PluginHost extends EventEmitter<HostEvents> {
    * its schema. Lets the server answer 4xx before it records a run.
    */
   check(pluginId: string, entryId: string, input: unknown): EntryInfo {
-    const sup = this.supervisor(pluginId);
+    return this.checkEntry(this.supervisor(pluginId), entryId, input);
+  }
+
+  private checkEntry(sup: PluginSupervisor, entryId: string, input: unknown): EntryInfo {
+    const pluginId = sup.id;
     const entry = sup.entry(entryId);
     if (!entry) {
       if (sup.currentState !== "ready" && sup.currentState !== "degraded") {

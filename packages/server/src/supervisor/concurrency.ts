@@ -28,6 +28,15 @@ export class ConcurrencyLimiter {
     return this.queue.length;
   }
 
+  /** Takes a slot if one is free right now (the common case, with no promise). */
+  tryAcquire(): boolean {
+    if (this.active < this.limit && this.queue.length === 0) {
+      this.active++;
+      return true;
+    }
+    return false;
+  }
+
   /** Resolves when a slot is free; the caller must call `release()` exactly once afterwards. */
   acquire(signal?: AbortSignal, timeoutMs = 0): Promise<void> {
     if (this.active < this.limit) {

@@ -47,6 +47,7 @@ export class PluginInstance {
   readonly pid: number;
   readonly stderr: StderrLines;
   entries: EntryInfo[] = [];
+  readonly entryById = new Map<string, EntryInfo>();
   handshake: HandshakeResult | undefined;
   private stopping = false;
   private exited: InstanceExit | undefined;
@@ -169,6 +170,7 @@ export class PluginInstance {
     negotiateVersion(PROTOCOL_VERSION, result.protocolVersion);
     this.handshake = result;
     this.entries = result.entries;
+    for (const e of result.entries) this.entryById.set(e.id, e);
     return result;
   }
 

@@ -1,0 +1,3 @@
+module github.com/plugd/plugd/sdks/go
+
+go 1.22
