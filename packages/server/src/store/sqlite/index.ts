@@ -2,8 +2,8 @@ import path from "node:path";
 import type { Storage } from "../types.js";
 import { SqliteStore } from "./sqlite-store.js";
 
-export { MIGRATIONS } from "./migrations.js";
-export { SqliteStore };
+export { MIGRATIONS, type Migration, SCHEMA_VERSION } from "./migrations.js";
+export { SqliteStore, StoreError } from "./sqlite-store.js";
 
 /** The embedded default: `<dataDir>/plugd.db`. */
 export function openStore(dataDir: string): Storage {

@@ -9,128 +9,261 @@ import type {
   RunEvent,
   RunQuery,
   RunRecord,
+  RunStatus,
   Storage,
 } from "../types.js";
-import { MIGRATIONS } from "./migrations.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
-const UNFINISHED = ["queued", "running", "cancel_requested"];
+const UNFINISHED: readonly RunStatus[] = ["queued", "running", "cancel_requested"];
+const DEFAULT_RUN_LIMIT = 100;
+
+/** An error callers can tell apart by `code` without importing this module (the Postgres store throws the same). */
+export class StoreError extends Error {
+  constructor(
+    readonly code: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "StoreError";
+  }
+}
+
+type Row = Record<string, unknown>;
+
+interface RunRow {
+  run_id: string;
+  plugin_id: string;
+  entry_id: string;
+  status: string;
+  created_at: number;
+  updated_at: number;
+  started_at: number | null;
+  finished_at: number | null;
+  task_id: string | null;
+  trace_id: string | null;
+  idempotency_key: string | null;
+  parent_run_id: string | null;
+  args: string;
+  timeout_ms: number | null;
+  progress: number | null;
+  stage: string | null;
+  message: string | null;
+  step: number | null;
+  step_total: number | null;
+  eta_seconds: number | null;
+  metrics: string;
+  cancel_requested: number;
+  cancel_reason: string | null;
+  cancel_requested_at: number | null;
+  error: string | null;
+  result_refs: string;
+  result: string | null;
+  rev: number;
+}
+
+interface EventRow {
+  run_id: string;
+  seq: number;
+  type: string;
+  time: number;
+  data: string | null;
+}
+
+interface ExportRow {
+  seq: number;
+  export_item_id: string;
+  run_id: string;
+  type: string;
+  category: string;
+  created_at: number;
+  label: string | null;
+  description: string | null;
+  text: string | null;
+  json: string | null;
+  url: string | null;
+  binary_url: string | null;
+  binary: string | null;
+  mime: string | null;
+  metadata: string;
+}
+
+type BlobRow = BlobRecord;
+
+interface MessageRow {
+  seq: number;
+  message_id: string;
+  plugin_id: string;
+  source: string;
+  description: string;
+  priority: number;
+  message_type: string;
+  content: string | null;
+  binary_data: string | null;
+  binary_url: string | null;
+  metadata: string;
+  timestamp: number;
+}
+
+const RUN_COLUMNS = [
+  "run_id",
+  "plugin_id",
+  "entry_id",
+  "status",
+  "created_at",
+  "updated_at",
+  "started_at",
+  "finished_at",
+  "task_id",
+  "trace_id",
+  "idempotency_key",
+  "parent_run_id",
+  "args",
+  "timeout_ms",
+  "progress",
+  "stage",
+  "message",
+  "step",
+  "step_total",
+  "eta_seconds",
+  "metrics",
+  "cancel_requested",
+  "cancel_reason",
+  "cancel_requested_at",
+  "error",
+  "result_refs",
+  "result",
+  "rev",
+] as const satisfies readonly (keyof RunRow)[];
+
+const EXPORT_COLUMNS = [
+  "export_item_id",
+  "run_id",
+  "type",
+  "category",
+  "created_at",
+  "label",
+  "description",
+  "text",
+  "json",
+  "url",
+  "binary_url",
+  "binary",
+  "mime",
+  "metadata",
+] as const satisfies readonly (keyof ExportRow)[];
+
+const BLOB_COLUMNS = [
+  "blob_id",
+  "run_id",
+  "filename",
+  "mime",
+  "size",
+  "path",
+  "max_bytes",
+  "created_at",
+  "completed_at",
+] as const satisfies readonly (keyof BlobRow)[];
+
+const MESSAGE_COLUMNS = [
+  "message_id",
+  "plugin_id",
+  "source",
+  "description",
+  "priority",
+  "message_type",
+  "content",
+  "binary_data",
+  "binary_url",
+  "metadata",
+  "timestamp",
+] as const satisfies readonly (keyof MessageRow)[];
+
+const params = (cols: readonly string[]) => cols.map((c) => `@${c}`).join(", ");
+const sets = (cols: readonly string[]) => cols.map((c) => `${c} = @${c}`).join(", ");
 
 /**
- * The embedded store: one SQLite file in WAL mode. Records are kept as JSON documents beside the few columns that
- * queries filter or sort on, so the record shapes can grow without a migration per field.
+ * The embedded store: one SQLite file in WAL mode, so HTTP readers never wait for the run engine's writes.
+ * better-sqlite3 is synchronous; the methods are async only because the interface is shared with the Postgres store.
+ * Each write is its own autocommit transaction unless stated otherwise; with `synchronous = NORMAL` a commit costs
+ * no fsync (a power cut may lose the last commits, never corrupt the file).
  */
 export class SqliteStore implements Storage {
   private readonly db: Database.Database;
-  private readonly s: ReturnType<SqliteStore["prepare"]>;
-  /** Next event seq per run, so appends need no read. Loaded lazily from the table. */
-  private readonly nextSeq = new Map<string, number>();
+  private readonly s: Statements;
 
+  /** Opens (creating it and its directory if needed) and migrates the database file. */
   static open(file: string): SqliteStore {
-    fs.mkdirSync(path.dirname(file), { recursive: true });
-    return new SqliteStore(new Database(file));
+    if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
+    const db = new Database(file);
+    try {
+      // busy_timeout first: a second process (a CLI command beside the server) may hold the lock while we migrate.
+      db.pragma("busy_timeout = 5000");
+      db.pragma("journal_mode = WAL");
+      db.pragma("synchronous = NORMAL");
+      db.pragma("foreign_keys = ON");
+      migrate(db, file);
+      return new SqliteStore(db);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
   }
 
   private constructor(db: Database.Database) {
     this.db = db;
-    db.pragma("journal_mode = WAL");
-    db.pragma("synchronous = NORMAL");
-    db.pragma("foreign_keys = ON");
-    db.pragma("busy_timeout = 5000");
-    migrate(db);
-    this.s = this.prepare();
-  }
-
-  private prepare() {
-    const db = this.db;
-    return {
-      insertRun: db.prepare(
-        "INSERT INTO runs (run_id, plugin_id, entry_id, status, created_at, updated_at, idempotency_key, doc) VALUES (@run_id, @plugin_id, @entry_id, @status, @created_at, @updated_at, @idempotency_key, @doc)",
-      ),
-      updateRun: db.prepare(
-        "UPDATE runs SET status = @status, updated_at = @updated_at, doc = @doc WHERE run_id = @run_id",
-      ),
-      getRun: db.prepare("SELECT doc FROM runs WHERE run_id = ?").pluck(),
-      runByKey: db.prepare("SELECT doc FROM runs WHERE idempotency_key = ?").pluck(),
-      unfinished: db.prepare(`SELECT doc FROM runs WHERE status IN (${UNFINISHED.map(() => "?").join(",")})`).pluck(),
-      maxSeq: db.prepare("SELECT COALESCE(MAX(seq), 0) FROM run_events WHERE run_id = ?").pluck(),
-      insertEvent: db.prepare("INSERT INTO run_events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)"),
-      listEvents: db.prepare(
-        "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-      ),
-      insertExport: db.prepare("INSERT INTO exports (export_item_id, run_id, doc) VALUES (?, ?, ?)"),
-      exportSeq: db.prepare("SELECT seq FROM exports WHERE export_item_id = ? AND run_id = ?").pluck(),
-      listExports: db.prepare("SELECT seq, doc FROM exports WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?"),
-      insertBlob: db.prepare("INSERT INTO blobs (blob_id, run_id, doc) VALUES (?, ?, ?)"),
-      updateBlob: db.prepare("UPDATE blobs SET doc = ? WHERE blob_id = ?"),
-      getBlob: db.prepare("SELECT doc FROM blobs WHERE blob_id = ?").pluck(),
-      insertMessage: db.prepare(
-        "INSERT INTO messages (message_id, plugin_id, priority, timestamp, doc) VALUES (?, ?, ?, ?, ?)",
-      ),
-    };
+    this.s = prepareStatements(db);
   }
 
   async failUnfinishedRuns(error: RunError, now: number): Promise<RunRecord[]> {
-    const tx = this.db.transaction(() => {
-      const runs = (this.s.unfinished.all(...UNFINISHED) as string[]).map((d) => JSON.parse(d) as RunRecord);
+    return this.db.transaction(() => {
+      const runs = this.s.unfinishedRuns.all(JSON.stringify(UNFINISHED)).map(toRun);
       for (const run of runs) {
         run.status = "failed";
         run.error = error;
         run.finished_at = now;
         run.updated_at = now;
         run.rev++;
-        this.writeRun(run);
+        this.s.updateRun.run(fromRun(run));
+        // Same shape as the engine's own terminal status event, so SSE/WS clients need no special case.
         this.appendEventSync({ run_id: run.run_id, type: "status", data: { status: "failed", error }, time: now });
       }
       return runs;
-    });
-    return tx();
+    })();
   }
 
   async insertRun(run: RunRecord): Promise<void> {
-    this.s.insertRun.run({ ...columns(run), doc: JSON.stringify(run) });
+    // A duplicate idempotency key fails here with SQLITE_CONSTRAINT_UNIQUE: the engine relies on it to settle races.
+    this.s.insertRun.run(fromRun(run));
   }
 
   async updateRun(run: RunRecord): Promise<void> {
-    this.writeRun(run);
-  }
-
-  private writeRun(run: RunRecord): void {
-    this.s.updateRun.run({
-      run_id: run.run_id,
-      status: run.status,
-      updated_at: run.updated_at,
-      doc: JSON.stringify(run),
-    });
+    const info = this.s.updateRun.run(fromRun(run));
+    // An update of a run that was never inserted would otherwise vanish silently.
+    if (info.changes === 0) throw new StoreError("RUN_NOT_FOUND", `cannot update run ${run.run_id}: it is not stored`);
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
-    const d = this.s.getRun.get(runId) as string | undefined;
-    return d ? (JSON.parse(d) as RunRecord) : undefined;
+    const row = this.s.getRun.get(runId);
+    return row && toRun(row);
   }
 
   async findRunByIdempotencyKey(key: string): Promise<RunRecord | undefined> {
-    const d = this.s.runByKey.get(key) as string | undefined;
-    return d ? (JSON.parse(d) as RunRecord) : undefined;
+    const row = this.s.runByIdempotencyKey.get(key);
+    return row && toRun(row);
   }
 
   async listRuns(q: RunQuery): Promise<RunRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.plugin_id) {
-      where.push("plugin_id = ?");
-      params.push(q.plugin_id);
-    }
-    if (q.status?.length) {
-      where.push(`status IN (${q.status.map(() => "?").join(",")})`);
-      params.push(...q.status);
-    }
-    const sql = `SELECT doc FROM runs ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY created_at DESC, rowid DESC LIMIT ?`;
-    return (
-      this.db
-        .prepare(sql)
-        .pluck()
-        .all(...params, q.limit ?? 100) as string[]
-    ).map((d) => JSON.parse(d) as RunRecord);
+    const limit = clampLimit(q.limit, DEFAULT_RUN_LIMIT);
+    const statuses = q.status?.length ? JSON.stringify(q.status) : undefined;
+    const rows =
+      q.plugin_id !== undefined
+        ? statuses !== undefined
+          ? this.s.runsByPluginStatus.all(q.plugin_id, statuses, limit)
+          : this.s.runsByPlugin.all(q.plugin_id, limit)
+        : statuses !== undefined
+          ? this.s.runsByStatus.all(statuses, limit)
+          : this.s.runs.all(limit);
+    return rows.map(toRun);
   }
 
   async appendRunEvent(ev: Omit<RunEvent, "seq">): Promise<RunEvent> {
@@ -138,131 +271,324 @@ export class SqliteStore implements Storage {
   }
 
   private appendEventSync(ev: Omit<RunEvent, "seq">): RunEvent {
-    let seq = this.nextSeq.get(ev.run_id);
-    if (seq === undefined) seq = (this.s.maxSeq.get(ev.run_id) as number) + 1;
-    this.s.insertEvent.run(ev.run_id, seq, ev.type, ev.time, JSON.stringify(ev.data ?? null));
-    this.nextSeq.set(ev.run_id, seq + 1);
-    // Finished runs get few new events; forget their counters so the map stays bounded.
-    if (ev.type === "status" && isTerminalStatus(ev.data)) this.nextSeq.delete(ev.run_id);
-    return { ...ev, seq };
+    // One INSERT … SELECT max+1 statement: atomic on its own, correct across processes sharing the file, and no
+    // per-run counter to keep in memory (or to get wrong after a rolled-back transaction). The max is one seek
+    // into the (run_id, seq) primary key.
+    const seq = this.s.insertEvent.get({
+      run_id: ev.run_id,
+      type: ev.type,
+      time: ev.time,
+      data: toJson(ev.data),
+    });
+    if (seq === undefined) throw new StoreError("RUN_EVENT_NOT_STORED", `no seq returned for run ${ev.run_id}`);
+    return { seq, run_id: ev.run_id, type: ev.type, data: ev.data ?? null, time: ev.time };
   }
 
   async listRunEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
-    return (
-      this.s.listEvents.all(runId, afterSeq, limit) as Array<{
-        run_id: string;
-        seq: number;
-        type: RunEvent["type"];
-        time: number;
-        data: string;
-      }>
-    ).map((r) => ({ run_id: r.run_id, seq: r.seq, type: r.type, time: r.time, data: JSON.parse(r.data) }));
+    return this.s.listEvents.all(runId, afterSeq, clampLimit(limit, 0)).map(toEvent);
   }
 
   async insertExport(item: Omit<ExportItem, "seq">): Promise<ExportItem> {
-    const info = this.s.insertExport.run(item.export_item_id, item.run_id, JSON.stringify(item));
-    return { ...item, seq: Number(info.lastInsertRowid) };
+    const seq = this.s.insertExport.get(fromExport(item));
+    if (seq === undefined)
+      throw new StoreError("EXPORT_NOT_STORED", `no seq returned for export ${item.export_item_id}`);
+    return { ...item, seq };
   }
 
   async listExports(runId: string, after: string | undefined, limit: number): Promise<ExportItem[]> {
-    let from = 0;
-    if (after) {
-      const seq = this.s.exportSeq.get(after, runId) as number | undefined;
+    let afterSeq = 0;
+    // An empty cursor means "from the start": clients build `?after=${next_after ?? ""}` for the first page.
+    if (after !== undefined && after !== "") {
+      // An item of another run is as unknown as a made-up id: the cursor is only meaningful within its run.
+      const seq = this.s.exportSeq.get(after, runId);
       if (seq === undefined)
-        throw Object.assign(new Error(`no export '${after}' in run ${runId}`), { code: "EXPORT_CURSOR_NOT_FOUND" });
-      from = seq;
+        throw new StoreError("EXPORT_CURSOR_NOT_FOUND", `'${after}' is not an export item of run ${runId}`);
+      afterSeq = seq;
     }
-    return (this.s.listExports.all(runId, from, limit) as Array<{ seq: number; doc: string }>).map((r) => ({
-      ...(JSON.parse(r.doc) as ExportItem),
-      seq: r.seq,
-    }));
+    return this.s.listExports.all(runId, afterSeq, clampLimit(limit, 0)).map(toExport);
   }
 
   async insertBlob(b: BlobRecord): Promise<void> {
-    this.s.insertBlob.run(b.blob_id, b.run_id, JSON.stringify(b));
+    this.s.insertBlob.run(pick(b, BLOB_COLUMNS));
   }
 
   async updateBlob(b: BlobRecord): Promise<void> {
-    this.s.updateBlob.run(JSON.stringify(b), b.blob_id);
+    const info = this.s.updateBlob.run(pick(b, BLOB_COLUMNS));
+    if (info.changes === 0) throw new StoreError("BLOB_NOT_FOUND", `cannot update blob ${b.blob_id}: it is not stored`);
   }
 
   async getBlob(blobId: string): Promise<BlobRecord | undefined> {
-    const d = this.s.getBlob.get(blobId) as string | undefined;
-    return d ? (JSON.parse(d) as BlobRecord) : undefined;
+    return this.s.getBlob.get(blobId);
   }
 
   async insertMessage(m: MessageRecord): Promise<void> {
-    this.s.insertMessage.run(m.message_id, m.plugin_id, Math.trunc(m.priority), m.timestamp, JSON.stringify(m));
+    this.s.insertMessage.run(fromMessage(m));
   }
 
   async listMessages(q: { plugin_id?: string; priority_min?: number; limit: number }): Promise<MessageRecord[]> {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.plugin_id) {
-      where.push("plugin_id = ?");
-      params.push(q.plugin_id);
-    }
-    if (q.priority_min !== undefined) {
-      where.push("priority >= ?");
-      params.push(q.priority_min);
-    }
-    const sql = `SELECT doc FROM messages ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY timestamp DESC, seq DESC LIMIT ?`;
-    return (
-      this.db
-        .prepare(sql)
-        .pluck()
-        .all(...params, q.limit) as string[]
-    ).map((d) => JSON.parse(d) as MessageRecord);
+    const limit = clampLimit(q.limit, 0);
+    const rows =
+      q.plugin_id !== undefined
+        ? q.priority_min !== undefined
+          ? this.s.messagesByPluginPriority.all(q.plugin_id, q.priority_min, limit)
+          : this.s.messagesByPlugin.all(q.plugin_id, limit)
+        : q.priority_min !== undefined
+          ? this.s.messagesByPriority.all(q.priority_min, limit)
+          : this.s.messages.all(limit);
+    return rows.map(toMessage);
   }
 
-  /** For tests and diagnostics. */
+  /** One pragma's value, for tests and diagnostics (`journal_mode`, `user_version`, …). */
   pragma(name: string): unknown {
     return this.db.pragma(name, { simple: true });
   }
 
+  /** Idempotent: the server's shutdown path and a test's cleanup may both call it. */
   async close(): Promise<void> {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    // Recommended by SQLite before closing a long-lived connection: refreshes planner statistics where useful.
+    this.db.pragma("optimize");
+    this.db.close();
   }
 }
 
-function columns(run: RunRecord) {
+type Statements = ReturnType<typeof prepareStatements>;
+
+/** Every statement prepared once at open; the list filters are separate statements so each one can use an index. */
+function prepareStatements(db: Database.Database) {
+  const runSelect = `SELECT ${RUN_COLUMNS.join(", ")} FROM runs`;
+  // Newest first; rowid breaks ties between runs created in the same instant, in insertion order.
+  const runOrder = "ORDER BY created_at DESC, rowid DESC LIMIT ?";
+  // A status list binds as one JSON array, so one statement serves any number of statuses.
+  const inStatuses = "status IN (SELECT value FROM json_each(?))";
+  const msgSelect = `SELECT seq, ${MESSAGE_COLUMNS.join(", ")} FROM messages`;
+  const msgOrder = "ORDER BY timestamp DESC, seq DESC LIMIT ?";
   return {
-    run_id: run.run_id,
-    plugin_id: run.plugin_id,
-    entry_id: run.entry_id,
-    status: run.status,
-    created_at: run.created_at,
-    updated_at: run.updated_at,
-    idempotency_key: run.idempotency_key,
+    insertRun: db.prepare<[Row], void>(`INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${params(RUN_COLUMNS)})`),
+    updateRun: db.prepare<[Row], void>(`UPDATE runs SET ${sets(RUN_COLUMNS.slice(1))} WHERE run_id = @run_id`),
+    getRun: db.prepare<[string], RunRow>(`${runSelect} WHERE run_id = ?`),
+    runByIdempotencyKey: db.prepare<[string], RunRow>(`${runSelect} WHERE idempotency_key = ?`),
+    unfinishedRuns: db.prepare<[string], RunRow>(`${runSelect} WHERE ${inStatuses} ORDER BY created_at, rowid`),
+    runs: db.prepare<[number], RunRow>(`${runSelect} ${runOrder}`),
+    runsByPlugin: db.prepare<[string, number], RunRow>(`${runSelect} WHERE plugin_id = ? ${runOrder}`),
+    runsByStatus: db.prepare<[string, number], RunRow>(`${runSelect} WHERE ${inStatuses} ${runOrder}`),
+    runsByPluginStatus: db.prepare<[string, string, number], RunRow>(
+      `${runSelect} WHERE plugin_id = ? AND ${inStatuses} ${runOrder}`,
+    ),
+
+    insertEvent: db
+      .prepare<[Row], number>(
+        `INSERT INTO run_events (run_id, seq, type, time, data)
+         SELECT @run_id, COALESCE(MAX(seq), 0) + 1, @type, @time, @data FROM run_events WHERE run_id = @run_id
+         RETURNING seq`,
+      )
+      .pluck(),
+    listEvents: db.prepare<[string, number, number], EventRow>(
+      "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    ),
+
+    insertExport: db
+      .prepare<[Row], number>(
+        `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${params(EXPORT_COLUMNS)}) RETURNING seq`,
+      )
+      .pluck(),
+    exportSeq: db
+      .prepare<[string, string], number>("SELECT seq FROM exports WHERE export_item_id = ? AND run_id = ?")
+      .pluck(),
+    listExports: db.prepare<[string, number, number], ExportRow>(
+      `SELECT seq, ${EXPORT_COLUMNS.join(", ")} FROM exports WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`,
+    ),
+
+    insertBlob: db.prepare<[Row], void>(
+      `INSERT INTO blobs (${BLOB_COLUMNS.join(", ")}) VALUES (${params(BLOB_COLUMNS)})`,
+    ),
+    updateBlob: db.prepare<[Row], void>(`UPDATE blobs SET ${sets(BLOB_COLUMNS.slice(1))} WHERE blob_id = @blob_id`),
+    getBlob: db.prepare<[string], BlobRow>(`SELECT ${BLOB_COLUMNS.join(", ")} FROM blobs WHERE blob_id = ?`),
+
+    insertMessage: db.prepare<[Row], void>(
+      `INSERT INTO messages (${MESSAGE_COLUMNS.join(", ")}) VALUES (${params(MESSAGE_COLUMNS)})`,
+    ),
+    messages: db.prepare<[number], MessageRow>(`${msgSelect} ${msgOrder}`),
+    messagesByPlugin: db.prepare<[string, number], MessageRow>(`${msgSelect} WHERE plugin_id = ? ${msgOrder}`),
+    messagesByPriority: db.prepare<[number, number], MessageRow>(`${msgSelect} WHERE priority >= ? ${msgOrder}`),
+    messagesByPluginPriority: db.prepare<[string, number, number], MessageRow>(
+      `${msgSelect} WHERE plugin_id = ? AND priority >= ? ${msgOrder}`,
+    ),
   };
 }
 
-function isTerminalStatus(data: unknown): boolean {
-  const s = (data as { status?: string } | null)?.status;
-  return s === "succeeded" || s === "failed" || s === "canceled" || s === "timeout";
+// ---- row mapping ----------------------------------------------------------------------------------------------
+
+/** JSON for a nullable column: null and undefined both become SQL NULL, so `IS NULL` means "none". */
+function toJson(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
 }
 
-function migrate(db: Database.Database): void {
-  db.exec(
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
-  );
-  const current = (db.prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations").pluck().get() as number) ?? 0;
-  const latest = MIGRATIONS[MIGRATIONS.length - 1]!.version;
-  if (current > latest) {
-    throw new Error(
-      `the database ${db.name} has schema version ${current}, newer than this plugd knows (${latest}); upgrade plugd or use another --data-dir`,
-    );
-  }
-  const pending = MIGRATIONS.filter((m) => m.version > current);
-  if (pending.length === 0) return;
+function fromJson<T>(s: string | null, fallback: T): T {
+  return s === null ? fallback : (JSON.parse(s) as T);
+}
+
+/** Only the named keys: better-sqlite3 refuses booleans and undefined, and extra keys hide typos in the SQL. */
+function pick<T extends object>(o: T, cols: readonly (keyof T & string)[]): Row {
+  const row: Row = {};
+  for (const c of cols) row[c] = o[c] ?? null;
+  return row;
+}
+
+function fromRun(r: RunRecord): Row {
+  return {
+    run_id: r.run_id,
+    plugin_id: r.plugin_id,
+    entry_id: r.entry_id,
+    status: r.status,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    started_at: r.started_at ?? null,
+    finished_at: r.finished_at ?? null,
+    task_id: r.task_id ?? null,
+    trace_id: r.trace_id ?? null,
+    idempotency_key: r.idempotency_key ?? null,
+    parent_run_id: r.parent_run_id ?? null,
+    args: JSON.stringify(r.args ?? {}),
+    timeout_ms: r.timeout_ms ?? null,
+    progress: r.progress ?? null,
+    stage: r.stage ?? null,
+    message: r.message ?? null,
+    step: r.step ?? null,
+    step_total: r.step_total ?? null,
+    eta_seconds: r.eta_seconds ?? null,
+    metrics: JSON.stringify(r.metrics ?? {}),
+    cancel_requested: r.cancel_requested ? 1 : 0,
+    cancel_reason: r.cancel_reason ?? null,
+    cancel_requested_at: r.cancel_requested_at ?? null,
+    error: toJson(r.error),
+    result_refs: JSON.stringify(r.result_refs ?? []),
+    result: toJson(r.result),
+    rev: r.rev,
+  };
+}
+
+function toRun(r: RunRow): RunRecord {
+  return {
+    run_id: r.run_id,
+    plugin_id: r.plugin_id,
+    entry_id: r.entry_id,
+    status: r.status as RunStatus,
+    created_at: r.created_at,
+    updated_at: r.updated_at,
+    started_at: r.started_at,
+    finished_at: r.finished_at,
+    task_id: r.task_id,
+    trace_id: r.trace_id,
+    idempotency_key: r.idempotency_key,
+    parent_run_id: r.parent_run_id,
+    args: fromJson(r.args, {}),
+    timeout_ms: r.timeout_ms,
+    progress: r.progress,
+    stage: r.stage,
+    message: r.message,
+    step: r.step,
+    step_total: r.step_total,
+    eta_seconds: r.eta_seconds,
+    metrics: fromJson(r.metrics, {}),
+    cancel_requested: r.cancel_requested !== 0,
+    cancel_reason: r.cancel_reason,
+    cancel_requested_at: r.cancel_requested_at,
+    error: fromJson<RunError | null>(r.error, null),
+    result_refs: fromJson(r.result_refs, []),
+    result: fromJson<unknown>(r.result, null),
+    rev: r.rev,
+  };
+}
+
+function toEvent(r: EventRow): RunEvent {
+  return { seq: r.seq, run_id: r.run_id, type: r.type as RunEvent["type"], data: fromJson(r.data, null), time: r.time };
+}
+
+function fromExport(e: Omit<ExportItem, "seq">): Row {
+  return {
+    ...pick(e, EXPORT_COLUMNS),
+    json: toJson(e.json),
+    metadata: JSON.stringify(e.metadata ?? {}),
+  };
+}
+
+function toExport(r: ExportRow): ExportItem {
+  return {
+    export_item_id: r.export_item_id,
+    run_id: r.run_id,
+    seq: r.seq,
+    type: r.type as ExportItem["type"],
+    category: r.category as ExportItem["category"],
+    created_at: r.created_at,
+    label: r.label,
+    description: r.description,
+    text: r.text,
+    json: fromJson<unknown>(r.json, null),
+    url: r.url,
+    binary_url: r.binary_url,
+    binary: r.binary,
+    mime: r.mime,
+    metadata: fromJson(r.metadata, {}),
+  };
+}
+
+function fromMessage(m: MessageRecord): Row {
+  return {
+    ...pick(m, MESSAGE_COLUMNS),
+    content: toJson(m.content),
+    metadata: JSON.stringify(m.metadata ?? {}),
+  };
+}
+
+function toMessage(r: MessageRow): MessageRecord {
+  return {
+    message_id: r.message_id,
+    plugin_id: r.plugin_id,
+    source: r.source,
+    description: r.description,
+    priority: r.priority,
+    message_type: r.message_type,
+    content: fromJson<unknown>(r.content, null),
+    binary_data: r.binary_data,
+    binary_url: r.binary_url,
+    metadata: fromJson(r.metadata, {}),
+    timestamp: r.timestamp,
+  };
+}
+
+/** SQLite reads a negative LIMIT as "no limit"; a bad value from a caller must not turn into an unbounded scan. */
+function clampLimit(n: number | undefined, fallback: number): number {
+  return n === undefined || !Number.isFinite(n) ? fallback : Math.max(0, Math.trunc(n));
+}
+
+// ---- migrations -----------------------------------------------------------------------------------------------
+
+/**
+ * Applies the pending migrations in one IMMEDIATE transaction: two processes opening a fresh file at once queue on
+ * the write lock instead of both running migration 1, and a failing migration leaves the file as it was.
+ */
+function migrate(db: Database.Database, file: string): void {
   db.transaction(() => {
-    for (const m of pending) {
-      db.exec(m.up);
-      db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(
-        m.version,
-        m.name,
-        new Date().toISOString(),
+    db.exec(
+      "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)",
+    );
+    const current = db.prepare<[], number | null>("SELECT MAX(version) FROM schema_migrations").pluck().get() ?? 0;
+    if (current > SCHEMA_VERSION) {
+      throw new StoreError(
+        "SCHEMA_TOO_NEW",
+        `the database ${file} has schema version ${current}, but this plugd only knows versions up to ` +
+          `${SCHEMA_VERSION}: it was written by a newer plugd. Run that newer plugd, or point --data-dir ` +
+          "(PLUGD_DATA_DIR) at another directory. Downgrading a database is not supported.",
       );
     }
-  })();
+    const record = db.prepare<[number, string, string], void>(
+      "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+    );
+    for (const m of MIGRATIONS) {
+      if (m.version <= current) continue;
+      db.exec(m.up);
+      record.run(m.version, m.name, new Date().toISOString());
+    }
+  }).immediate();
 }
