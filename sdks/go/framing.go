@@ -45,9 +45,10 @@ type FrameReader struct {
 	// OnGarbage, if set, receives (a copy of) every run of skipped bytes.
 	OnGarbage func(skipped []byte)
 
-	line   []byte // scratch for the current line
-	carry  []byte // tail of an over-long line that may start a header
-	header []byte // the header block read so far (reported as garbage if it turns out not to be one)
+	line    []byte // scratch for the current line
+	pending []byte // bytes given back to be scanned again, read before the stream
+	header  []byte // the header block read so far (scanned again if it turns out not to be one)
+	skipped []byte // garbage not yet reported
 }
 
 // NewFrameReader reads frames from r (buffered; pass a *bufio.Reader to choose the buffer).
@@ -68,6 +69,15 @@ func (fr *FrameReader) ReadFrame() ([]byte, error) {
 	valid := true
 	var line []byte
 	reprocess := false
+	// notAHeader gives up on the header block read so far: its first byte is noise, the rest (and line, the line
+	// that broke it) is scanned again, since a real header may start inside ("Content-Content-Length: 5").
+	notAHeader := func(line []byte) {
+		fr.garbage(fr.header[:1])
+		rest := append(append([]byte(nil), fr.header[1:]...), line...)
+		fr.pending = append(rest, fr.pending...)
+		fr.header = fr.header[:0]
+		inHeader, length, valid = false, -1, true
+	}
 	for {
 		if !reprocess {
 			var complete bool
@@ -78,24 +88,24 @@ func (fr *FrameReader) ReadFrame() ([]byte, error) {
 				if inHeader {
 					fr.garbage(append(fr.header, line...))
 					fr.header = fr.header[:0]
+					fr.flushGarbage()
 					if err == io.EOF {
 						err = io.ErrUnexpectedEOF
 					}
 					return nil, err
 				}
 				fr.garbage(line)
+				fr.flushGarbage()
 				return nil, err
 			}
 			if !complete {
 				// An over-long line: noise. Keep only a tail that may still begin a header.
 				if inHeader {
-					fr.garbage(fr.header)
-					fr.header = fr.header[:0]
-					inHeader, length, valid = false, -1, true
+					notAHeader(nil)
 				}
 				keep := headerTail(line)
 				fr.garbage(line[:len(line)-keep])
-				fr.carry = append(fr.carry[:0], line[len(line)-keep:]...)
+				fr.pending = append(append([]byte(nil), line[len(line)-keep:]...), fr.pending...)
 				continue
 			}
 		}
@@ -113,20 +123,16 @@ func (fr *FrameReader) ReadFrame() ([]byte, error) {
 			fr.header = fr.header[:0]
 		} else if len(line) == 2 && line[0] == '\r' {
 			// "\r\n": the end of the header block.
-			inHeader = false
 			if !valid || length < 0 {
-				fr.garbage(append(fr.header, line...))
-				fr.header = fr.header[:0]
+				notAHeader(line)
 				continue
 			}
+			inHeader = false
 			fr.header = fr.header[:0]
+			fr.flushGarbage()
 			return fr.readBody(length)
 		} else if !isHeaderLine(line) {
-			// A broken header block: report it and look at this line afresh.
-			fr.garbage(fr.header)
-			fr.header = fr.header[:0]
-			inHeader = false
-			reprocess = true
+			notAHeader(line)
 			continue
 		}
 		fr.header = append(fr.header, line...)
@@ -148,16 +154,16 @@ func (fr *FrameReader) readBody(length int) ([]byte, error) {
 	}
 	if length > limit {
 		peek := make([]byte, min(length, peekBytes))
-		if _, err := io.ReadFull(fr.r, peek); err != nil {
+		if err := fr.readFull(peek); err != nil {
 			return nil, io.ErrUnexpectedEOF
 		}
-		if _, err := fr.r.Discard(length - len(peek)); err != nil {
+		if err := fr.discard(length - len(peek)); err != nil {
 			return nil, io.ErrUnexpectedEOF
 		}
 		return nil, &OversizeError{Length: length, Limit: limit, Peek: peek}
 	}
 	body := make([]byte, length)
-	if _, err := io.ReadFull(fr.r, body); err != nil {
+	if err := fr.readFull(body); err != nil {
 		if err == io.EOF {
 			err = io.ErrUnexpectedEOF
 		}
@@ -166,11 +172,34 @@ func (fr *FrameReader) readBody(length int) ([]byte, error) {
 	return body, nil
 }
 
+// readFull fills buf from the pushed-back bytes, then the stream.
+func (fr *FrameReader) readFull(buf []byte) error {
+	n := copy(buf, fr.pending)
+	fr.pending = fr.pending[n:]
+	_, err := io.ReadFull(fr.r, buf[n:])
+	return err
+}
+
+func (fr *FrameReader) discard(n int) error {
+	k := min(n, len(fr.pending))
+	fr.pending = fr.pending[k:]
+	_, err := fr.r.Discard(n - k)
+	return err
+}
+
 // readLine returns the next line including its '\n' (complete), or at least maxHeaderLine bytes without one
 // (not complete), or what was left when the stream ended (with the error). The slice is reused by the next call.
 func (fr *FrameReader) readLine() (line []byte, complete bool, err error) {
-	fr.line = append(fr.line[:0], fr.carry...)
-	fr.carry = fr.carry[:0]
+	fr.line = fr.line[:0]
+	if len(fr.pending) > 0 {
+		if i := bytes.IndexByte(fr.pending, '\n'); i >= 0 {
+			fr.line = append(fr.line, fr.pending[:i+1]...)
+			fr.pending = fr.pending[i+1:]
+			return fr.line, true, nil
+		}
+		fr.line = append(fr.line, fr.pending...)
+		fr.pending = nil
+	}
 	for {
 		if len(fr.line) >= maxHeaderLine {
 			return fr.line, false, nil
@@ -188,11 +217,25 @@ func (fr *FrameReader) readLine() (line []byte, complete bool, err error) {
 	}
 }
 
+// garbage collects skipped bytes; they are reported in one piece (flushGarbage) when the next frame starts, the
+// stream ends, or a lot has piled up.
 func (fr *FrameReader) garbage(b []byte) {
 	if len(b) == 0 || fr.OnGarbage == nil {
 		return
 	}
-	fr.OnGarbage(bytes.Clone(b))
+	fr.skipped = append(fr.skipped, b...)
+	if len(fr.skipped) >= 4096 {
+		fr.flushGarbage()
+	}
+}
+
+func (fr *FrameReader) flushGarbage() {
+	if len(fr.skipped) == 0 {
+		return
+	}
+	b := fr.skipped
+	fr.skipped = nil
+	fr.OnGarbage(b)
 }
 
 const headerPrefix = "content-"

@@ -2,6 +2,8 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { FastifyInstance } from "fastify";
 import pino, { type Logger } from "pino";
+import { AdminToken, loadOrCreateAdminToken } from "./auth/admin-token.js";
+import { newCsrfToken } from "./auth/guard.js";
 import { Defaults } from "./config/defaults.js";
 import { loadOrCreateSecret } from "./config/secrets.js";
 import type { Settings } from "./config/settings.js";
@@ -33,6 +35,7 @@ export interface StartOptions {
 
 /** Wires store → host → run engine → HTTP, and starts listening. */
 export async function startServer(settings: Settings, opts: StartOptions = {}): Promise<RunningServer> {
+  assertSafeBinding(settings);
   const logger = opts.logger ?? pino({ level: settings.logLevel });
   fs.mkdirSync(settings.dataDir, { recursive: true });
   if (!fs.existsSync(settings.pluginsDir)) {
@@ -80,7 +83,24 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
       if (!r.ok) logger.warn({ plugin: r.id }, `plugin ${r.id} did not start: ${r.error}`);
   }
 
-  const app = await buildApp({ host, engine, store, tokens, settings, version: VERSION }, logger);
+  const admin = loadOrCreateAdminToken(settings.dataDir);
+  if (admin.created && settings.authEnabled) {
+    // Printed once, at creation; afterwards it is only in the file (mode 0600).
+    process.stderr.write(`plugd: admin token created in ${admin.file}:\n  ${admin.token}\n`);
+  }
+  const app = await buildApp(
+    {
+      host,
+      engine,
+      store,
+      tokens,
+      settings,
+      version: VERSION,
+      adminToken: new AdminToken(admin.file),
+      csrfToken: newCsrfToken(),
+    },
+    logger,
+  );
   await app.listen({ host: settings.host, port: settings.port });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : settings.port;
@@ -134,4 +154,14 @@ function toMessage(p: PluginPush): MessageRecord {
     },
     timestamp: p.time / 1000,
   };
+}
+
+/** Serving beyond loopback without the admin token would hand plugin control to the network: refused. */
+function assertSafeBinding(settings: Settings): void {
+  const loopback = ["127.0.0.1", "::1", "localhost"].includes(settings.host) || settings.host.startsWith("127.");
+  if (!loopback && !settings.authEnabled) {
+    throw new Error(
+      `refusing to serve on ${settings.host} without authentication: drop --no-auth / PLUGD_AUTH=off, or bind to 127.0.0.1`,
+    );
+  }
 }

@@ -42,9 +42,14 @@ afterAll(async () => {
 });
 
 async function call(method: string, p: string, body?: unknown, headers: Record<string, string> = {}) {
+  const token = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
   const res = await fetch(`${url}${p}`, {
     method,
-    headers: { ...(body !== undefined ? { "content-type": "application/json" } : {}), ...headers },
+    headers: {
+      authorization: `Bearer ${token}`,
+      ...(body !== undefined ? { "content-type": "application/json" } : {}),
+      ...headers,
+    },
     ...(body !== undefined ? { body: typeof body === "string" ? body : JSON.stringify(body) } : {}),
   });
   const text = await res.text();

@@ -1,3 +1,6 @@
+import fs from "node:fs";
+import path from "node:path";
+
 /** A small client of the plugd HTTP API for the CLI (Node's fetch). */
 
 export class CliError extends Error {
@@ -22,12 +25,32 @@ export function baseUrl(flag?: string): string {
   return (flag ?? process.env.PLUGD_URL ?? "http://127.0.0.1:48912").replace(/\/+$/, "");
 }
 
+/**
+ * The admin token for admin routes: PLUGD_TOKEN, else the token file of the data dir (PLUGD_DATA_DIR or ./.plugd),
+ * which works when the CLI runs beside the server it talks to.
+ */
+export function adminToken(): string | undefined {
+  if (process.env.PLUGD_TOKEN) return process.env.PLUGD_TOKEN;
+  try {
+    return (
+      fs.readFileSync(path.join(process.env.PLUGD_DATA_DIR ?? ".plugd", "admin.token"), "utf8").trim() || undefined
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 export async function api<T>(url: string, path: string, init: RequestInit = {}): Promise<T> {
   let res: Response;
+  const token = adminToken();
   try {
     res = await fetch(`${url}${path}`, {
       ...init,
-      headers: { ...(init.body ? { "content-type": "application/json" } : {}), ...init.headers },
+      headers: {
+        ...(init.body ? { "content-type": "application/json" } : {}),
+        ...(token ? { authorization: `Bearer ${token}` } : {}),
+        ...init.headers,
+      },
     });
   } catch (e) {
     throw new CliError(

@@ -1,5 +1,7 @@
 #!/usr/bin/env node
+import path from "node:path";
 import { Command, Option } from "commander";
+import { loadOrCreateAdminToken, rotateAdminToken } from "../auth/admin-token.js";
 import { resolveSettings } from "../config/settings.js";
 import { startServer, VERSION } from "../server.js";
 import { parseCallArgs } from "./args.js";
@@ -24,6 +26,9 @@ program
   .option("--plugins-dir <dir>", "folder of plugins to load (env PLUGD_PLUGINS_DIR; default the examples)")
   .option("--log-level <level>", "trace|debug|info|warn|error (env PLUGD_LOG_LEVEL)")
   .option("--no-auto-start", "do not start plugins whose manifest asks to auto-start")
+  .option("--no-auth", "no admin token on admin routes (loopback only; env PLUGD_AUTH=off)")
+  .option("--trusted-host <hosts>", "extra Host names to accept, comma-separated (env PLUGD_TRUSTED_HOSTS)")
+  .option("--trusted-origin <origins>", "extra browser origins to accept, comma-separated (env PLUGD_TRUSTED_ORIGINS)")
   .action(async (o) => {
     const settings = resolveSettings({
       host: o.host,
@@ -32,6 +37,9 @@ program
       pluginsDir: o.pluginsDir,
       logLevel: o.logLevel,
       ...(o.autoStart === false ? { autoStart: false } : {}),
+      ...(o.auth === false ? { authEnabled: false } : {}),
+      ...(o.trustedHost ? { trustedHosts: o.trustedHost } : {}),
+      ...(o.trustedOrigin ? { trustedOrigins: o.trustedOrigin } : {}),
     });
     const server = await startServer(settings, { handleSignals: true });
     const plugins = server.host.list();
@@ -40,6 +48,26 @@ program
       `plugd ${VERSION} listening on ${server.url}  (${plugins.length} plugins, ${ready} running; data in ${settings.dataDir})\n` +
         `  try: curl ${server.url}/plugins\n  API docs: ${server.url}/docs\n`,
     );
+  });
+
+const token = program.command("token").description("the admin token (kept in <data dir>/admin.token, mode 0600)");
+token
+  .command("rotate")
+  .description("replace the admin token; a running server picks up the new one at once")
+  .option("--data-dir <dir>", "data dir (env PLUGD_DATA_DIR; default ./.plugd)")
+  .action((o) => {
+    const dir = path.resolve(o.dataDir ?? process.env.PLUGD_DATA_DIR ?? ".plugd");
+    const t = rotateAdminToken(dir);
+    process.stderr.write(`new admin token written to ${path.join(dir, "admin.token")}\n`);
+    console.log(t);
+  });
+token
+  .command("show")
+  .description("print the admin token")
+  .option("--data-dir <dir>", "data dir (env PLUGD_DATA_DIR; default ./.plugd)")
+  .action((o) => {
+    const dir = path.resolve(o.dataDir ?? process.env.PLUGD_DATA_DIR ?? ".plugd");
+    console.log(loadOrCreateAdminToken(dir).token);
   });
 
 program

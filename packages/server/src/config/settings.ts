@@ -14,6 +14,10 @@ export interface Settings {
   uploadMaxBytes: number;
   bodyLimitBytes: number;
   autoStart: boolean;
+  /** Admin token required on admin routes. Off only on loopback (`--no-auth`, PLUGD_AUTH=off). */
+  authEnabled: boolean;
+  trustedHosts: string[];
+  trustedOrigins: string[];
 }
 
 /** The repository's example plugins: what `npm start` serves when no plugins dir is given. */
@@ -55,5 +59,16 @@ export function resolveSettings(flags: SettingsInput = {}, env: NodeJS.ProcessEn
       "body limit",
     ),
     autoStart: String(pick(flags.autoStart, "PLUGD_AUTO_START", true)) !== "false",
+    authEnabled: !["off", "false", "0"].includes(String(pick(flags.authEnabled, "PLUGD_AUTH", "on")).toLowerCase()),
+    trustedHosts: list(pick(flags.trustedHosts, "PLUGD_TRUSTED_HOSTS", "")),
+    trustedOrigins: list(pick(flags.trustedOrigins, "PLUGD_TRUSTED_ORIGINS", "")),
   };
+}
+
+function list(v: unknown): string[] {
+  if (Array.isArray(v)) return v.map(String);
+  return String(v ?? "")
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
 }

@@ -4,6 +4,7 @@ import websocket from "@fastify/websocket";
 import { Ajv } from "ajv";
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
+import { makeGuard } from "../auth/guard.js";
 import { Defaults } from "../config/defaults.js";
 import type { AppContext } from "./context.js";
 import { errorHandler, notFoundHandler } from "./errors.js";
@@ -28,6 +29,16 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   const strict = new Ajv({ coerceTypes: false, useDefaults: true, allErrors: true, strict: false });
   app.setValidatorCompiler(({ schema, httpPart }) => (httpPart === "body" ? strict : coercing).compile(schema));
   app.setErrorHandler(errorHandler);
+  app.addHook(
+    "onRequest",
+    makeGuard({
+      token: ctx.adminToken,
+      authEnabled: ctx.settings.authEnabled,
+      trustedHosts: ctx.settings.trustedHosts,
+      trustedOrigins: ctx.settings.trustedOrigins,
+      csrfToken: ctx.csrfToken,
+    }),
+  );
   app.setNotFoundHandler(notFoundHandler);
   app.addSchema(ErrorSchema);
 
@@ -45,6 +56,13 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   await app.register(websocket, { options: { maxPayload: Defaults.ws.maxFrameBytes } });
 
   basicRoutes(app, ctx);
+  app.get(
+    "/auth/csrf",
+    { schema: { tags: ["auth"], summary: "The CSRF token browser clients send as X-CSRF-Token (admin)" } },
+    async () => ({
+      csrf_token: ctx.csrfToken,
+    }),
+  );
   pluginRoutes(app, ctx);
   runRoutes(app, ctx);
   messageRoutes(app, ctx);

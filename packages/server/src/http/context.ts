@@ -1,4 +1,5 @@
 import type { Settings } from "../config/settings.js";
+import type { AdminToken } from "../auth/admin-token.js";
 import type { PluginHost } from "../host/host.js";
 import type { RunEngine } from "../runs/engine.js";
 import type { RunTokens } from "../runs/tokens.js";
@@ -12,4 +13,6 @@ export interface AppContext {
   tokens: RunTokens;
   settings: Settings;
   version: string;
+  adminToken: AdminToken;
+  csrfToken: string;
 }

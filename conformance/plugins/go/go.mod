@@ -1,0 +1,7 @@
+module github.com/plugd/plugd/conformance/plugins/go
+
+go 1.22
+
+require github.com/plugd/plugd/sdks/go v0.0.0
+
+replace github.com/plugd/plugd/sdks/go => ../../../sdks/go
