@@ -13,6 +13,7 @@ import { RunEngine } from "./runs/engine.js";
 import { RunTokens } from "./runs/tokens.js";
 import { openStore } from "./store/sqlite/index.js";
 import type { MessageRecord, Storage } from "./store/types.js";
+import { TimerScheduler } from "./timers/scheduler.js";
 
 export const VERSION = "0.1.0";
 
@@ -21,6 +22,7 @@ export interface RunningServer {
   host: PluginHost;
   engine: RunEngine;
   store: Storage;
+  timers: TimerScheduler;
   settings: Settings;
   url: string;
   /** Stops accepting requests, fails runs in flight, stops every plugin, closes the store. Idempotent. */
@@ -71,6 +73,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     progressMinIntervalMs: Defaults.runs.progressMinIntervalMs,
     logger,
   });
+  host.setServices({ call: (req) => engine.call(req) });
   const recovered = await engine.recover();
   if (recovered > 0)
     logger.warn(`${recovered} runs left in flight by a previous process were marked failed (server_restarted)`);
@@ -88,6 +91,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     // Printed once, at creation; afterwards it is only in the file (mode 0600).
     process.stderr.write(`plugd: admin token created in ${admin.file}:\n  ${admin.token}\n`);
   }
+  const timers = new TimerScheduler(host, engine, logger);
   const app = await buildApp(
     {
       host,
@@ -109,6 +113,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
   let closing: Promise<void> | undefined;
   const close = (reason = "the server shut down while this run was in flight") =>
     (closing ??= (async () => {
+      timers.close();
       await engine.shutdown(reason);
       await app.close();
       await host.close();
@@ -129,7 +134,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  return { app, host, engine, store, settings: { ...settings, port }, url, close };
+  return { app, host, engine, store, timers, settings: { ...settings, port }, url, close };
 }
 
 /** A pushed message in the seed's shape; both the v1 fields and v2 (`parts`, `visibility`) are kept. */

@@ -87,6 +87,30 @@ export interface HostOptions {
   configFor?: (manifest: PluginManifest) => Record<string, unknown>;
 }
 
+/** A plugin-to-plugin call as the host hands it to the server (which records it as a run). */
+export interface NestedCall {
+  caller: string;
+  plugin: string;
+  entry: string;
+  input: unknown;
+  timeoutMs?: number;
+  parentRunId?: string;
+  /** Plugin ids of the calls this one is nested in, outermost first, ending with the caller. */
+  chain: string[];
+}
+
+/**
+ * What the server provides behind the reverse RPC methods (bus, runs). Without them the host answers calls with a
+ * plain invoke and pushes with a `push` event.
+ */
+export interface HostServices {
+  call?(req: NestedCall): Promise<unknown>;
+  pushMessage?(plugin: string, payload: unknown): unknown;
+  emitEvent?(plugin: string, payload: unknown): unknown;
+  queryBus?(plugin: string, query: unknown): unknown;
+  updateStatus?(plugin: string, payload: unknown): unknown;
+}
+
 interface HostEvents {
   state: [StateChange];
   log: [LogRecord];
@@ -108,6 +132,7 @@ export class PluginHost extends EventEmitter<HostEvents> {
   private readonly failed = new Map<string, Extract<DiscoveredPlugin, { ok: false }>>();
   private readonly runs = new Map<string, ActiveRun>();
   private callSeq = 0;
+  private services: HostServices = {};
   private readonly validator = new InputValidator();
   private readonly reaper = new Reaper();
   private readonly hostInfo: HostInfo;
@@ -119,6 +144,11 @@ export class PluginHost extends EventEmitter<HostEvents> {
     this.hostInfo = { name: "plugd", version: "0.1.0", ...options.host };
     this.pluginsDir = options.pluginsDir;
     if (options.exitHandlers !== false) this.removeExitHandlers = installExitHandlers(() => this.killAll());
+  }
+
+  /** Installs the server's implementations of the reverse RPC methods. */
+  setServices(services: HostServices): void {
+    this.services = services;
   }
 
   /** Discovers the plugins folder. Broken manifests become `load_failed` plugins; the rest are loaded (not started). */
@@ -291,6 +321,8 @@ export class PluginHost extends EventEmitter<HostEvents> {
     if (chain.length) params.callChain = chain;
     if (opts.meta) params.meta = opts.meta;
     return sup.invoke(params, {
+      // A nested call must not wait for a slot: the slots may be held by its own callers (deadlock).
+      noQueue: chain.length > 0,
       timeoutMs,
       signal: opts.signal,
       cancelSignal: opts.cancelSignal,
@@ -422,11 +454,16 @@ export class PluginHost extends EventEmitter<HostEvents> {
         return fn(params);
       });
 
+    const id = manifest.id;
     guard(Methods.call, (p: CallParams) => this.callFromPlugin(manifest, p));
     guard(Methods.getConfig, () => this.options.configFor?.(manifest) ?? manifest.config);
-    guard(Methods.pushMessage, (p) => this.push(manifest.id, "message", p));
-    guard(Methods.emitEvent, (p) => this.push(manifest.id, "event", p));
-    guard(Methods.updateStatus, (p) => this.push(manifest.id, "status", p));
+    guard(Methods.pushMessage, (p) => this.services.pushMessage?.(id, p) ?? this.push(id, "message", p));
+    guard(Methods.emitEvent, (p) => this.services.emitEvent?.(id, p) ?? this.push(id, "event", p));
+    guard(Methods.updateStatus, (p) => this.services.updateStatus?.(id, p) ?? this.push(id, "status", p));
+    guard(Methods.queryBus, (q) => {
+      if (!this.services.queryBus) throw RpcError.of("PLUGIN_UNAVAILABLE", "this host has no bus to query");
+      return this.services.queryBus(id, q);
+    });
   }
 
   private push(plugin: string, kind: PluginPush["kind"], payload: unknown): { submitted: true } {
@@ -446,6 +483,27 @@ export class PluginHost extends EventEmitter<HostEvents> {
     }
     const parent = p.parentRunId ? this.runs.get(p.parentRunId) : undefined;
     const chain = parent?.chain ?? [caller.id];
+    if (chain.includes(p.plugin)) {
+      // Refused before anything is queued: waiting would deadlock (A → B → A).
+      throw RpcError.of(
+        "CIRCULAR_CALL",
+        `calling '${p.plugin}' would close a cycle: ${[...chain, p.plugin].join(" → ")}`,
+        {
+          chain: [...chain, p.plugin],
+        },
+      );
+    }
+    if (this.services.call) {
+      return this.services.call({
+        caller: caller.id,
+        plugin: p.plugin,
+        entry: p.entry,
+        input: p.input ?? {},
+        chain,
+        ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),
+        ...(p.parentRunId ? { parentRunId: p.parentRunId } : {}),
+      });
+    }
     return this.invoke(p.plugin, p.entry, p.input ?? {}, {
       callChain: chain,
       ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}),

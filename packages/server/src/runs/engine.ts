@@ -1,8 +1,8 @@
 import { randomUUID } from "node:crypto";
 import type { ExportParams, ProgressParams } from "@plugd/protocol";
-import { RpcError } from "@plugd/protocol";
+import { ErrorCodes, RpcError } from "@plugd/protocol";
 import type { Logger } from "pino";
-import type { PluginHost } from "../host/host.js";
+import type { NestedCall, PluginHost } from "../host/host.js";
 import type { ExportItem, RunError, RunEvent, RunRecord, RunStatus, Storage } from "../store/types.js";
 import { failEnvelope, isEnvelope, okEnvelope, type ResultEnvelope } from "./envelope.js";
 import { canTransition, isTerminal } from "./state-machine.js";
@@ -18,6 +18,8 @@ export interface CreateRunInput {
   /** Per-run timeout; the entry's own timeout wins over it, the server default applies when neither is set. */
   timeout_ms?: number;
   parent_run_id?: string;
+  /** Plugin ids of the calls this run is nested in (plugin-to-plugin calls). */
+  call_chain?: string[];
 }
 
 export interface EngineOptions {
@@ -155,7 +157,7 @@ export class RunEngine {
     this.live.set(run.run_id, live);
     await this.emit(run, "status", { status: "queued" });
     const timeoutMs = entry.timeoutMs ?? input.timeout_ms ?? this.opts.defaultTimeoutMs;
-    void this.execute(live, timeoutMs);
+    void this.execute(live, timeoutMs, input.call_chain);
     return { run, ...this.tokenFor(run.run_id), created: true };
   }
 
@@ -245,6 +247,30 @@ export class RunEngine {
     return this.live.size;
   }
 
+  /**
+   * A plugin-to-plugin call (reverse RPC `host/call`), recorded as a run with its parent so every call is visible;
+   * resolves with the output or rejects with the callee's error (its code kept).
+   */
+  async call(req: NestedCall): Promise<unknown> {
+    const { run } = await this.create({
+      plugin_id: req.plugin,
+      entry_id: req.entry,
+      args: (req.input ?? {}) as Record<string, unknown>,
+      call_chain: req.chain,
+      ...(req.parentRunId ? { parent_run_id: req.parentRunId } : {}),
+      ...(req.timeoutMs ? { timeout_ms: req.timeoutMs } : {}),
+    });
+    const done = await this.waitFor(run.run_id);
+    if (done?.status === "succeeded") return done.result;
+    const err = done?.error ?? { code: "ENTRY_FAILED", message: `the call ended ${done?.status}` };
+    const known = ErrorCodes[err.code as keyof typeof ErrorCodes];
+    throw new RpcError(known ?? ErrorCodes.ENTRY_FAILED, err.message, {
+      code: err.code,
+      run_id: run.run_id,
+      details: err.details,
+    });
+  }
+
   /** Stops accepting runs and fails the ones in flight with a clear reason. */
   async shutdown(reason = "the server shut down while this run was in flight"): Promise<void> {
     this.closing = true;
@@ -261,11 +287,12 @@ export class RunEngine {
     return { run_token: token, expires_at };
   }
 
-  private async execute(live: LiveRun, timeoutMs: number): Promise<void> {
+  private async execute(live: LiveRun, timeoutMs: number, callChain?: string[]): Promise<void> {
     const { run } = live;
     try {
       const output = await this.host.invoke(run.plugin_id, run.entry_id, stripCtx(run.args), {
         runId: run.run_id,
+        ...(callChain?.length ? { callChain } : {}),
         timeoutMs,
         signal: live.abort.signal,
         cancelSignal: live.cancel.signal,

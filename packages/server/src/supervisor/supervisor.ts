@@ -53,6 +53,8 @@ export interface InvokeOptions {
   onStart?: () => void;
   /** Called once when the call ends, however it ends (saves the caller a promise layer on the hot path). */
   onSettled?: () => void;
+  /** Fail with BUSY instead of queueing when no slot is free. */
+  noQueue?: boolean;
 }
 
 const HEALTH_FAILURES_BEFORE_RESTART = 3;
@@ -171,6 +173,16 @@ export class PluginSupervisor {
       return Promise.reject(e);
     }
     if (this.limiter.tryAcquire()) return this.send(params, opts, opts.timeoutMs);
+    if (opts.noQueue) {
+      opts.onSettled?.();
+      return Promise.reject(
+        RpcError.of(
+          "BUSY",
+          `plugin '${this.id}' has no free slot (max_concurrency ${this.limiter.limit}) for a nested call; it fails at once rather than wait on its own callers`,
+          { plugin: this.id, inFlight: this.limiter.inFlight },
+        ),
+      );
+    }
     const queuedAt = performance.now();
     return this.limiter.acquire(opts.signal, opts.timeoutMs).then(
       () => {
