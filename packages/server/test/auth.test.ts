@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { rotateAdminToken } from "../src/auth/admin-token.js";
 import { resolveSettings } from "../src/config/settings.js";
 import { type RunningServer, startServer } from "../src/server.js";
@@ -112,5 +113,56 @@ describe("admin auth", () => {
         logger: pino({ level: "silent" }),
       }),
     ).rejects.toThrow(/without authentication/);
+  });
+});
+
+describe("WS /ws/admin", () => {
+  function open(headers: Record<string, string> = {}) {
+    const sock = new WebSocket(`${server.url.replace("http", "ws")}/ws/admin`, { headers });
+    const frames: any[] = [];
+    sock.on("message", (d) => frames.push(JSON.parse(d.toString())));
+    const closed = new Promise<number>((r) => sock.on("close", (code) => r(code)));
+    const opened = new Promise((r) => sock.on("open", r));
+    return { sock, frames, closed, opened };
+  }
+  const until = async (check: () => boolean, what: string) => {
+    const end = Date.now() + 5000;
+    while (!check()) {
+      if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  };
+
+  it("closes with 1008 for a wrong first-frame token", async () => {
+    const c = open();
+    await c.opened;
+    c.sock.send(JSON.stringify({ type: "auth", token: "wrong" }));
+    expect(await c.closed).toBe(1008);
+  });
+
+  it("authenticates by first frame, streams run changes and answers requests", async () => {
+    const c = open();
+    await c.opened;
+    c.sock.send(JSON.stringify({ type: "auth", token: token() }));
+    await until(() => c.frames.some((f) => f.event === "session.ready"), "session.ready");
+    c.sock.send(JSON.stringify({ type: "subscribe", plugin_id: "hello-ts" }));
+    await until(() => c.frames.some((f) => f.event === "subscribed"), "subscribed");
+    c.sock.send(
+      JSON.stringify({
+        type: "req",
+        id: "c1",
+        method: "run.create",
+        params: { plugin_id: "hello-ts", entry_id: "echo", args: { a: 1 } },
+      }),
+    );
+    await until(() => c.frames.some((f) => f.data?.payload?.status === "succeeded"), "a succeeded bus.change");
+    c.sock.send(JSON.stringify({ type: "req", id: "l1", method: "runs.list", params: { plugin_id: "hello-ts" } }));
+    c.sock.send(JSON.stringify({ type: "req", id: "x", method: "nope" }));
+    await until(() => c.frames.filter((f) => f.type === "resp").length >= 3, "three responses");
+    const resp = Object.fromEntries(c.frames.filter((f) => f.type === "resp").map((f) => [f.id, f]));
+    expect(resp.c1).toMatchObject({ ok: true, result: { plugin_id: "hello-ts" } });
+    expect(resp.l1.result.length).toBeGreaterThan(0);
+    expect(resp.x).toMatchObject({ ok: false, error: "unknown method" });
+    c.sock.close();
   });
 });

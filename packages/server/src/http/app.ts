@@ -14,6 +14,7 @@ import { pluginRoutes } from "./routes/plugins.js";
 import { runRoutes } from "./routes/runs.js";
 import { uploadRoutes } from "./routes/uploads.js";
 import { ErrorSchema } from "./schemas.js";
+import { adminSocketRoute } from "./ws/admin-socket.js";
 import { runSocketRoute } from "./ws/run-socket.js";
 
 /** Builds the HTTP + WebSocket API; the OpenAPI document (GET /openapi.json, /docs) comes from the route schemas. */
@@ -68,6 +69,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   messageRoutes(app, ctx);
   await uploadRoutes(app, ctx);
   runSocketRoute(app, ctx);
+  adminSocketRoute(app, ctx);
   app.get("/openapi.json", { schema: { hide: true } }, async () => app.swagger());
   return app;
 }

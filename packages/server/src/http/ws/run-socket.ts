@@ -144,7 +144,7 @@ export function runSocketRoute(app: FastifyInstance, ctx: AppContext, limits = D
 }
 
 /** A run event as the reference's `bus.change` frame. */
-function toFrame(ev: RunEvent, run: RunRecord) {
+export function toFrame(ev: RunEvent, run: RunRecord) {
   if (ev.type === "export") {
     const d = ev.data as { export_item_id: string; export_type: string };
     return {
