@@ -117,6 +117,21 @@ program
   .action(async (plugin: string, entry: string, pairs: string[], o) => {
     const url = baseUrl(o.url);
     const args = parseCallArgs(o.args, pairs);
+    // Ctrl-C is handled from the start: pressed while the run is being created, it cancels it once it exists.
+    let runId: string | undefined;
+    let cancelled = false;
+    const cancel = () =>
+      api(url, `/runs/${runId}/cancel`, {
+        method: "POST",
+        body: JSON.stringify({ reason: "Ctrl-C in plugd call" }),
+      }).catch(() => undefined);
+    const onSigint = () => {
+      if (cancelled) process.exit(ExitCodes.CANCELED);
+      cancelled = true;
+      process.stderr.write("\ncancelling (Ctrl-C again to quit without waiting)…\n");
+      if (runId) void cancel();
+    };
+    process.on("SIGINT", onSigint);
     const created = await api<{ run_id: string }>(url, "/runs", {
       method: "POST",
       body: JSON.stringify({
@@ -126,18 +141,9 @@ program
         ...(o.timeout ? { timeout_ms: Number(o.timeout) } : {}),
       }),
     });
+    runId = created.run_id;
+    if (cancelled) void cancel();
     const ac = new AbortController();
-    let cancelled = false;
-    const onSigint = () => {
-      if (cancelled) process.exit(ExitCodes.CANCELED);
-      cancelled = true;
-      process.stderr.write("\ncancelling (Ctrl-C again to quit without waiting)…\n");
-      void api(url, `/runs/${created.run_id}/cancel`, {
-        method: "POST",
-        body: JSON.stringify({ reason: "Ctrl-C in plugd call" }),
-      }).catch(() => undefined);
-    };
-    process.on("SIGINT", onSigint);
     const tty = process.stderr.isTTY && !o.json;
     try {
       for await (const ev of sse(`${url}/runs/${created.run_id}/events`, ac.signal)) {
