@@ -51,6 +51,8 @@ export const PluginTable = Type.Object({
   env: Type.Optional(Type.Record(Type.String(), Type.String(), { expected: "a table of string values" })),
   dependencies: Type.Optional(Type.Array(PluginId)),
   dependency: Type.Optional(Type.Array(DependencyTable)),
+  /** A JSON Schema file (in the plugin folder) the effective config is validated against on every write. */
+  config_schema: Type.Optional(NonEmpty),
   sdk: Type.Optional(Ranges),
   protocol: Type.Optional(Ranges),
   limits: Type.Optional(
