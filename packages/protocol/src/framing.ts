@@ -94,7 +94,7 @@ export class FrameDecoder {
       // Fast path: a frame starts exactly here.
       let start = pos;
       if (!startsWithPrefix(buf, pos)) {
-        start = buf.indexOf(PREFIX_BYTES, pos);
+        start = findHeaderStart(buf, pos);
         if (start < 0) {
           // Keep a tail that may be the start of a split "Content-".
           const keep = partialPrefixTail(buf, pos);
@@ -170,6 +170,22 @@ export class FrameDecoder {
   }
 }
 
+const LOWER_PREFIX = Buffer.from("content-");
+const PREFIX_SPELLINGS = [PREFIX_BYTES, LOWER_PREFIX, Buffer.from("CONTENT-")];
+
+/**
+ * Where the next header may start. Header names are case-insensitive; the usual spellings are searched for directly
+ * (lowercasing whole chunks of noise to search them would cost more than it finds).
+ */
+function findHeaderStart(buf: Buffer, from: number): number {
+  let best = -1;
+  for (const p of PREFIX_SPELLINGS) {
+    const i = buf.indexOf(p, from);
+    if (i >= 0 && (best < 0 || i < best)) best = i;
+  }
+  return best;
+}
+
 function startsWithPrefix(buf: Buffer, pos: number): boolean {
   // "Content-" = 43 6f 6e 74 65 6e 74 2d
   return (
@@ -189,7 +205,14 @@ function startsWithPrefix(buf: Buffer, pos: number): boolean {
 function partialPrefixTail(buf: Buffer, from: number): number {
   const max = Math.min(PREFIX_BYTES.length - 1, buf.length - from);
   for (let k = max; k > 0; k--) {
-    if (buf.compare(PREFIX_BYTES, 0, k, buf.length - k, buf.length) === 0) return k;
+    let match = true;
+    for (let j = 0; j < k && match; j++) {
+      // ASCII letters: OR 0x20 lowercases, so "Conte", "conte" and "CONTE" all match.
+      const b = buf[buf.length - k + j]!;
+      const want = LOWER_PREFIX[j]!;
+      match = b === want || (want >= 0x61 && want <= 0x7a && (b | 0x20) === want);
+    }
+    if (match) return k;
   }
   return 0;
 }

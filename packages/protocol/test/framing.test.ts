@@ -107,3 +107,15 @@ describe("FrameDecoder", () => {
     expect(frames[0]!.length).toBe(body.length);
   });
 });
+
+describe("FrameDecoder header spellings", () => {
+  it("accepts content-length and CONTENT-LENGTH, also split across chunks", () => {
+    const { decoder, frames, garbage } = collect();
+    decoder.push(Buffer.from("content-length: 2\r\n\r\n{}"));
+    decoder.push(Buffer.from("CONTENT-LENGTH: 2\r\n\r\n[]"));
+    decoder.push(Buffer.from("conte"));
+    decoder.push(Buffer.from("nt-length: 1\r\n\r\n1"));
+    expect(frames).toEqual(["{}", "[]", "1"]);
+    expect(garbage).toEqual([]);
+  });
+});
