@@ -206,6 +206,7 @@ export class PluginHost extends EventEmitter<HostEvents> {
         loadError: f.error,
         restarts: 0,
         entries: [],
+        handshakeEvents: [],
         stderrTail: [],
         inFlight: 0,
         queued: 0,

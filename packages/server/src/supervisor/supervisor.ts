@@ -30,6 +30,8 @@ export interface PluginStatus {
   startedAt?: number;
   lastExit?: InstanceExit;
   entries: EntryInfo[];
+  /** Event types the plugin handles (from its handshake; "*" = all). */
+  handshakeEvents: string[];
   /** Last stderr lines of the current or last process (kept for quarantine reports and the UI). */
   stderrTail: string[];
   inFlight: number;
@@ -107,6 +109,7 @@ export class PluginSupervisor {
       ...(this.startedAt ? { startedAt: this.startedAt } : {}),
       ...(this.lastInstance?.exitInfo ? { lastExit: this.lastInstance.exitInfo } : {}),
       entries: this.instance?.entries ?? this.lastInstance?.entries ?? [],
+      handshakeEvents: this.instance?.handshake?.events ?? [],
       stderrTail: inst?.stderr.lastLines() ?? [],
       inFlight: this.limiter.inFlight,
       queued: this.limiter.queued,
