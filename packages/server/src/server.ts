@@ -1,14 +1,19 @@
 import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import type { FastifyInstance } from "fastify";
-import pino, { type Logger } from "pino";
+import type { Logger } from "pino";
 import { AdminToken, loadOrCreateAdminToken } from "./auth/admin-token.js";
 import { newCsrfToken } from "./auth/guard.js";
 import { Defaults } from "./config/defaults.js";
 import { loadOrCreateSecret } from "./config/secrets.js";
 import type { Settings } from "./config/settings.js";
+import { makeConfigFor } from "./config-api/effective.js";
 import { PluginHost, type PluginPush } from "./host/host.js";
 import { buildApp } from "./http/app.js";
+import { type LogOverrides, resolveLogOptions } from "./logs/log-options.js";
+import { LogService } from "./logs/log-service.js";
+import { type MetricsOverrides, resolveMetricsOptions } from "./metrics/metrics-options.js";
+import { MetricsService } from "./metrics/metrics-service.js";
 import { RunEngine } from "./runs/engine.js";
 import { RunTokens } from "./runs/tokens.js";
 import { openStore } from "./store/sqlite/index.js";
@@ -24,6 +29,8 @@ export interface RunningServer {
   store: Storage;
   timers: TimerScheduler;
   settings: Settings;
+  logs: LogService;
+  metrics: MetricsService;
   url: string;
   /** Stops accepting requests, fails runs in flight, stops every plugin, closes the store. Idempotent. */
   close(reason?: string): Promise<void>;
@@ -33,12 +40,18 @@ export interface StartOptions {
   logger?: Logger;
   /** Install SIGINT/SIGTERM handlers that close the server (the CLI does; tests do not). */
   handleSignals?: boolean;
+  /** Log file rotation and regex search limits (default Defaults.logs, env PLUGD_LOG_FILE_*). */
+  logs?: LogOverrides;
+  /** Sampling interval, history size, watchdog (default Defaults.metrics, env PLUGD_METRICS_*). */
+  metrics?: MetricsOverrides;
 }
 
 /** Wires store → host → run engine → HTTP, and starts listening. */
 export async function startServer(settings: Settings, opts: StartOptions = {}): Promise<RunningServer> {
   assertSafeBinding(settings);
-  const logger = opts.logger ?? pino({ level: settings.logLevel });
+  // <data dir>/logs: the server's own log (also on the console, or on opts.logger's destination) and one per plugin.
+  const logs = new LogService({ ...resolveLogOptions(settings.dataDir, opts.logs), pidOf: (id) => host.get(id)?.pid });
+  const logger = logs.createServerLogger(settings.logLevel, opts.logger);
   fs.mkdirSync(settings.dataDir, { recursive: true });
   if (!fs.existsSync(settings.pluginsDir)) {
     throw new Error(`plugins directory ${settings.pluginsDir} does not exist (set --plugins-dir or PLUGD_PLUGINS_DIR)`);
@@ -49,10 +62,25 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     pluginsDir: settings.pluginsDir,
     exitHandlers: opts.handleSignals ?? false,
     host: { dataDir: settings.dataDir },
+    configFor: makeConfigFor({ warn: (plugin, msg) => logger.warn({ plugin }, msg) }),
   });
+  host.on("log", (r) => logs.record(r));
+  host.on("state", (c) =>
+    logs.note(c.plugin, c.state === "crashed" || c.state === "quarantined" ? "warn" : "info", `plugin is ${c.state}`, {
+      state: c.state,
+      previous: c.previous,
+      ...(c.reason ? { reason: c.reason } : {}),
+    }),
+  );
   host.on("log", (r) =>
     logger[r.level === "fatal" ? "fatal" : r.level](
-      { plugin: r.plugin, pid: r.pid, ...(r.runId ? { run_id: r.runId } : {}), ...r.fields },
+      // pino's own `pid` is the server's; the plugin's process goes under plugin_pid.
+      {
+        ...r.fields,
+        plugin: r.plugin,
+        ...(r.pid > 0 ? { plugin_pid: r.pid } : {}),
+        ...(r.runId ? { run_id: r.runId } : {}),
+      },
       r.msg,
     ),
   );
@@ -74,6 +102,8 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     logger,
   });
   host.setServices({ call: (req) => engine.call(req) });
+  const metrics = new MetricsService(host, engine, resolveMetricsOptions(opts.metrics), logger);
+  metrics.start();
   const recovered = await engine.recover();
   if (recovered > 0)
     logger.warn(`${recovered} runs left in flight by a previous process were marked failed (server_restarted)`);
@@ -102,6 +132,8 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
       version: VERSION,
       adminToken: new AdminToken(admin.file),
       csrfToken: newCsrfToken(),
+      logs,
+      metrics,
     },
     logger,
   );
@@ -114,10 +146,13 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
   const close = (reason = "the server shut down while this run was in flight") =>
     (closing ??= (async () => {
       timers.close();
+      await metrics.stop();
       await engine.shutdown(reason);
       await app.close();
       await host.close();
       await store.close();
+      // Last: the plugins' shutdown lines above still reach their files.
+      await logs.close();
     })());
 
   if (opts.handleSignals) {
@@ -134,7 +169,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  return { app, host, engine, store, timers, settings: { ...settings, port }, url, close };
+  return { app, host, engine, store, timers, settings: { ...settings, port }, logs, metrics, url, close };
 }
 
 /** A pushed message in the seed's shape; both the v1 fields and v2 (`parts`, `visibility`) are kept. */

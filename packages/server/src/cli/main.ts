@@ -3,9 +3,10 @@ import path from "node:path";
 import { Command, Option } from "commander";
 import { loadOrCreateAdminToken, rotateAdminToken } from "../auth/admin-token.js";
 import { resolveSettings } from "../config/settings.js";
+import { followLogs, formatLogEntry } from "../logs/tail-client.js";
 import { startServer, VERSION } from "../server.js";
 import { parseCallArgs } from "./args.js";
-import { api, baseUrl, CliError, ExitCodes, sse } from "./client.js";
+import { adminToken, api, baseUrl, CliError, ExitCodes, sse } from "./client.js";
 import { progressLine, table } from "./format.js";
 
 const program = new Command()
@@ -201,6 +202,56 @@ program
   .option("--json", "print JSON (default)")
   .addOption(urlOption())
   .action(async (id: string, o) => print(await api(baseUrl(o.url), `/runs/${encodeURIComponent(id)}`)));
+
+program
+  .command("logs")
+  .description("a plugin's log, or the server's (_server); -f keeps printing new lines as they are written")
+  .argument("<plugin>", "plugin id, or _server")
+  .option("-n, --lines <n>", "how many of the last lines", "100")
+  .option("-f, --follow", "follow: stream new lines (WebSocket) until Ctrl-C")
+  .option("--level <level>", "only this level: debug, info, warn(ing), error")
+  .option("--json", "one JSON object per line")
+  .addOption(urlOption())
+  .addHelpText("after", "\nExamples:\n  plugd logs hello-ts -n 20\n  plugd logs _server -f --level warn")
+  .action(async (id: string, o) => {
+    const url = baseUrl(o.url);
+    const show = (entries: Array<Parameters<typeof formatLogEntry>[0]>) => {
+      for (const e of entries) console.log(o.json ? JSON.stringify(e) : formatLogEntry(e));
+    };
+    if (!o.follow) {
+      const q = new URLSearchParams({ lines: String(o.lines), ...(o.level ? { level: o.level } : {}) });
+      const r = await api<{ logs: Array<Parameters<typeof formatLogEntry>[0]> }>(
+        url,
+        `/plugin/${encodeURIComponent(id)}/logs?${q}`,
+      );
+      show(r.logs);
+      return;
+    }
+    const ac = new AbortController();
+    process.once("SIGINT", () => ac.abort());
+    let end: Awaited<ReturnType<typeof followLogs>>;
+    try {
+      const token = adminToken();
+      end = await followLogs({
+        url,
+        id,
+        lines: Number(o.lines),
+        ...(o.level ? { level: o.level } : {}),
+        ...(token ? { token } : {}),
+        onEntries: show,
+        signal: ac.signal,
+      });
+    } catch (e) {
+      throw new CliError(`cannot follow ${id}'s log at ${url}: ${(e as Error).message}`, ExitCodes.UNREACHABLE);
+    }
+    if (end.error)
+      throw new CliError(
+        `${end.error.code}: ${end.error.message}`,
+        end.error.code === "PLUGIN_NOT_FOUND" ? ExitCodes.NOT_FOUND : ExitCodes.USAGE,
+      );
+    if (!ac.signal.aborted && end.code !== 1000)
+      throw new CliError(`the log stream closed: ${end.code} ${end.reason}`, ExitCodes.UNREACHABLE);
+  });
 
 function print(v: unknown): void {
   console.log(typeof v === "string" ? v : JSON.stringify(v, null, 2));

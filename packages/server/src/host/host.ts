@@ -433,7 +433,7 @@ export class PluginHost extends EventEmitter<HostEvents> {
       if (!p || typeof p.msg !== "string") return;
       const rec: LogRecord = {
         plugin: manifest.id,
-        pid: -1,
+        pid: this.supervisors.get(manifest.id)?.pid ?? -1,
         level: p.level ?? "info",
         msg: p.msg,
         time: Date.now(),

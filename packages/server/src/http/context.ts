@@ -1,6 +1,8 @@
-import type { Settings } from "../config/settings.js";
 import type { AdminToken } from "../auth/admin-token.js";
+import type { Settings } from "../config/settings.js";
 import type { PluginHost } from "../host/host.js";
+import type { LogService } from "../logs/log-service.js";
+import type { MetricsService } from "../metrics/metrics-service.js";
 import type { RunEngine } from "../runs/engine.js";
 import type { RunTokens } from "../runs/tokens.js";
 import type { Storage } from "../store/types.js";
@@ -15,4 +17,8 @@ export interface AppContext {
   version: string;
   adminToken: AdminToken;
   csrfToken: string;
+  /** Plugin and server log files, queries and the live tail. */
+  logs: LogService;
+  /** Process samples, run statistics and the Prometheus registry. */
+  metrics: MetricsService;
 }

@@ -94,6 +94,11 @@ export class PluginSupervisor {
     return this.state;
   }
 
+  /** The current process id, or -1 when none runs. */
+  get pid(): number {
+    return this.instance?.pid ?? -1;
+  }
+
   get peer(): RpcPeer | undefined {
     return this.instance?.peer;
   }
