@@ -1,18 +1,27 @@
-import { redirectConsole, serveStdio } from "./stdio.js";
-import type { EntryDefinition, PluginDefinition } from "./types.js";
+import type { FromSchema, JsonSchema } from "./schema.js";
+import { serveStdio } from "./stdio.js";
+import type { EntryDefinition, Handler, PluginDefinition } from "./types.js";
 
-/** Declares one entry; the generic parameters type the handler's input and output. */
-export function entry<I = any, O = unknown>(def: EntryDefinition<I, O>): EntryDefinition<I, O> {
+/**
+ * Declares one entry. With an `input` schema the handler's input type is inferred from it (write the schema inline
+ * or `as const`); otherwise give the type yourself: `entry<{ text: string }>({ … })`.
+ */
+export function entry<const S extends JsonSchema, O>(
+  def: Omit<EntryDefinition<FromSchema<S>, O>, "input" | "handler"> & {
+    input: S;
+    handler: Handler<FromSchema<S>, O>;
+  },
+): EntryDefinition<FromSchema<S>, O>;
+export function entry<I = any, O = unknown>(def: EntryDefinition<I, O>): EntryDefinition<I, O>;
+export function entry(def: EntryDefinition): EntryDefinition {
   return def;
 }
 
 /**
- * Declares the plugin and, when run as a plugin process, starts serving on stdin/stdout at once.
- * Set PLUGD_SDK_NO_AUTOSTART=1 to only get the definition back (tests call `serve` themselves).
+ * Declares the plugin and, in a plugin process, starts serving on stdin/stdout at once (no await needed at the
+ * call site). Set PLUGD_SDK_NO_AUTOSTART=1 to only get the definition back, e.g. to `serve` it in a test.
  */
 export function definePlugin<D extends PluginDefinition>(def: D): D {
   if (process.env.PLUGD_SDK_NO_AUTOSTART !== "1") serveStdio(def);
   return def;
 }
-
-if (process.env.PLUGD_SDK_NO_AUTOSTART !== "1") redirectConsole();

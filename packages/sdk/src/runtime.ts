@@ -1,234 +1,176 @@
 import {
   type ByteReader,
   type ByteWriter,
+  type ConfigChangedParams,
   type EntryInfo,
+  type EventParams,
+  type HandlerContext,
   type HandshakeParams,
   type HandshakeResult,
   type InvokeParams,
-  type LogLevel,
+  type InvokeResult,
   Methods,
   negotiateVersion,
   PROTOCOL_VERSION,
-  type ProgressParams,
+  type ProtocolWarning,
   RpcError,
   RpcPeer,
 } from "@plugd/protocol";
-import type {
-  EventPayload,
-  Exporter,
-  ExportOptions,
-  HostApi,
-  Logger,
-  PluginContext,
-  PluginDefinition,
-  RunContext,
-} from "./types.js";
-
-export const SDK_NAME = "@plugd/sdk";
-export const SDK_VERSION = "0.1.0";
+import { HookContext, type PluginState, RunContextImpl } from "./context.js";
+import { afterCancel, PluginError } from "./errors.js";
+import type { Config, PluginDefinition, RunContext } from "./types.js";
+import { SDK_NAME, SDK_VERSION } from "./version.js";
 
 export interface ServeOptions {
+  /** Bytes from the host (process.stdin for a plugin process). */
   input: ByteReader;
+  /** Bytes to the host (process.stdout). */
   output: ByteWriter;
-  /** Called after `plugin/shutdown` was answered (the stdio runner exits the process). */
+  /**
+   * Called once the answer to `plugin/shutdown` has been handed to `output` (the stdio runner then exits). Without it
+   * nothing happens after the answer, which suits tests.
+   */
   onShutdown?: () => void;
+  /** Protocol trouble (garbage on input, bad messages); stderr by default. */
+  onWarning?: (w: ProtocolWarning) => void;
 }
 
-/** Serves a plugin over a pair of byte streams. Returns the peer (tests use it to close or inspect). */
+const CAPABILITIES = ["cancel", "progress", "output", "export", "log", "reverse-rpc"];
+
+/**
+ * Serves a plugin over a pair of byte streams: answers the host's requests and returns the peer (tests close it or
+ * send their own requests through the other end). `definePlugin` calls this on stdin/stdout.
+ */
 export function serve(def: PluginDefinition, opts: ServeOptions): RpcPeer {
   const peer = new RpcPeer(opts.input, opts.output, {
-    onWarning: (w) => process.stderr.write(`[plugd-sdk] ${w.kind}: ${w.message}\n`),
+    onWarning: opts.onWarning ?? ((w) => process.stderr.write(`[plugd-sdk] protocol ${w.kind}: ${w.message}\n`)),
   });
-  let config: Record<string, unknown> = {};
-  let pluginId = def.id ?? "plugin";
-
-  const log =
-    (level: LogLevel, runId?: string): Logger["info"] =>
-    (msg, fields) =>
-      peer.notify(Methods.log, { level, msg, ...(runId ? { runId } : {}), ...(fields ? { fields } : {}) });
-  const makeLogger = (runId?: string): Logger => ({
-    debug: log("debug", runId),
-    info: log("info", runId),
-    warn: log("warn", runId),
-    error: log("error", runId),
-  });
-  const host: HostApi = {
-    call: (plugin, entry, input = {}, o = {}) =>
-      peer.request(Methods.call, { plugin, entry, input, ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}) }) as never,
-    pushMessage: (message) => peer.request(Methods.pushMessage, message) as never,
-    emitEvent: (type, payload) => peer.request(Methods.emitEvent, { type, payload }) as never,
-    getConfig: () => peer.request(Methods.getConfig, {}) as never,
-    updateStatus: (status) => peer.request(Methods.updateStatus, status),
-  };
-  const pluginCtx: PluginContext = {
-    get id() {
-      return pluginId;
-    },
-    get config() {
-      return config;
-    },
-    log: makeLogger(),
-    host,
-  };
-
-  const entries: EntryInfo[] = [
-    ...Object.entries(def.entries).map(([id, e]) => ({
-      id,
-      ...(e.name ? { name: e.name } : {}),
-      ...(e.description ? { description: e.description } : {}),
-      ...(e.input ? { inputSchema: e.input } : {}),
-      ...(e.output ? { outputSchema: e.output } : {}),
-      ...(e.timeoutMs ? { timeoutMs: e.timeoutMs } : {}),
-      ...(e.streaming ? { streaming: true } : {}),
-      ...(e.metadata ? { metadata: e.metadata } : {}),
-    })),
-    ...Object.entries(def.timers ?? {}).map(([id, t]) => ({
-      id,
-      kind: "timer" as const,
-      intervalMs: t.intervalMs,
-      ...(t.description ? { description: t.description } : {}),
-    })),
-  ];
+  const state: PluginState = { id: def.id ?? "", config: {}, dataDir: undefined };
+  const hooks = new HookContext(peer, state);
+  const entries = describeEntries(def);
+  const hookFailed = (what: string) => (e: unknown) =>
+    hooks.log.error(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
 
   peer.onRequest(Methods.handshake, async (p: HandshakeParams): Promise<HandshakeResult> => {
-    negotiateVersion(PROTOCOL_VERSION, String(p?.protocolVersion ?? ""));
-    config = p.plugin?.config ?? {};
-    pluginId = p.plugin?.id ?? pluginId;
-    await def.onStartup?.(pluginCtx);
+    negotiateVersion(PROTOCOL_VERSION, typeof p?.protocolVersion === "string" ? p.protocolVersion : "");
+    state.id = p.plugin?.id ?? state.id;
+    state.config = p.plugin?.config ?? {};
+    state.dataDir = p.plugin?.dataDir;
+    if (def.onStartup) {
+      try {
+        await def.onStartup(hooks);
+      } catch (e) {
+        if (e instanceof RpcError) throw e;
+        throw new PluginError("STARTUP_FAILED", `onStartup failed: ${e instanceof Error ? e.message : String(e)}`);
+      }
+    }
     return {
       protocolVersion: PROTOCOL_VERSION,
-      name: def.name ?? pluginId,
-      ...(def.version ? { version: def.version } : {}),
+      name: def.name ?? (state.id || "plugin"),
+      ...(def.version !== undefined ? { version: def.version } : {}),
       sdk: { name: SDK_NAME, version: SDK_VERSION },
       entries,
       events: Object.keys(def.events ?? {}),
-      capabilities: ["cancel", "progress", "output", "export"],
+      capabilities: def.capabilities ? [...CAPABILITIES, ...def.capabilities] : CAPABILITIES,
     };
   });
 
-  peer.onRequest(Methods.invoke, (p: InvokeParams, rpc) => {
-    const e = def.entries[p.entry];
-    const timer = e ? undefined : def.timers?.[p.entry];
-    if (!e && !timer) {
-      throw RpcError.of("ENTRY_NOT_FOUND", `plugin '${pluginId}' has no entry '${p.entry}'`, {
-        available: entries.map((x) => x.id),
+  peer.onRequest(Methods.invoke, (p: InvokeParams, rpc: HandlerContext) => {
+    if (typeof p?.entry !== "string" || typeof p.runId !== "string") {
+      throw RpcError.of("INVALID_INPUT", "plugin/invoke needs {runId, entry, input}");
+    }
+    const entry = Object.hasOwn(def.entries, p.entry) ? def.entries[p.entry] : undefined;
+    const timer = entry || !def.timers || !Object.hasOwn(def.timers, p.entry) ? undefined : def.timers[p.entry];
+    if (!entry && !timer) {
+      throw RpcError.of("ENTRY_NOT_FOUND", `plugin '${state.id || def.name || "plugin"}' has no entry '${p.entry}'`, {
+        entry: p.entry,
+        available: entries.map((e) => e.id),
       });
     }
-    const ctx = runContext(p, rpc);
-    return Promise.resolve(e ? e.handler(p.input, ctx) : timer!.handler(ctx)).then((output) => ({
-      output: output ?? null,
-    }));
+    const ctx: RunContext = new RunContextImpl(peer, state, p.runId, p.entry, () => rpc.signal);
+    const out = entry ? entry.handler(p.input, ctx) : timer!.handler(ctx);
+    // A synchronous handler is answered synchronously: no promise, no microtask hop on the hot path.
+    if (!isThenable(out)) return { output: out === undefined ? null : out } satisfies InvokeResult;
+    return Promise.resolve(out).then(
+      (value): InvokeResult => ({ output: value === undefined ? null : value }),
+      (err) => {
+        throw rpc.signal.aborted ? afterCancel(err) : err;
+      },
+    );
   });
 
   peer.onRequest(Methods.health, () => ({ status: "ok" }));
+
   peer.onRequest(Methods.shutdown, async () => {
-    await def.onShutdown?.(pluginCtx);
-    if (opts.onShutdown) setImmediate(opts.onShutdown);
+    // A failing hook must not keep the process alive: log it and shut down anyway.
+    if (def.onShutdown) {
+      try {
+        await def.onShutdown(hooks);
+      } catch (e) {
+        hookFailed("onShutdown")(e);
+      }
+    }
+    // The answer is queued by the peer in the microtasks after this resolves; an immediate runs after all of them,
+    // so the flush below includes it.
+    setImmediate(() => {
+      peer.flush();
+      opts.onShutdown?.();
+    });
     return {};
   });
-  peer.onNotification(Methods.onEvent, (ev: EventPayload) => {
-    const h = def.events?.[ev?.eventType] ?? def.events?.["*"];
-    if (h)
-      void Promise.resolve(h(ev, pluginCtx)).catch((e: Error) =>
-        pluginCtx.log.error(`event handler failed: ${e.message}`),
-      );
-  });
-  peer.onNotification(Methods.configChanged, (p: { config?: Record<string, unknown> }) => {
-    config = p?.config ?? {};
-    if (def.onConfigChanged)
-      void Promise.resolve(def.onConfigChanged(config, pluginCtx)).catch((e: Error) =>
-        pluginCtx.log.error(`config hook failed: ${e.message}`),
-      );
+
+  peer.onNotification(Methods.onEvent, (ev: EventParams) => {
+    const handlers = def.events;
+    if (!handlers || typeof ev?.eventType !== "string") return;
+    const h = Object.hasOwn(handlers, ev.eventType) ? handlers[ev.eventType] : handlers["*"];
+    if (!h) return;
+    try {
+      const r = h(ev, hooks);
+      if (isThenable(r)) Promise.resolve(r).catch(hookFailed(`handler of event '${ev.eventType}'`));
+    } catch (e) {
+      hookFailed(`handler of event '${ev.eventType}'`)(e);
+    }
   });
 
-  function runContext(p: InvokeParams, rpc: { readonly signal: AbortSignal }): RunContext {
-    return new InvocationContext(peer, p, rpc, () => config, host);
-  }
+  peer.onNotification(Methods.configChanged, (p: ConfigChangedParams) => {
+    const config: Config = p?.config ?? {};
+    state.config = config;
+    if (!def.onConfigChanged) return;
+    try {
+      const r = def.onConfigChanged(config, hooks);
+      if (isThenable(r)) Promise.resolve(r).catch(hookFailed("onConfigChanged"));
+    } catch (e) {
+      hookFailed("onConfigChanged")(e);
+    }
+  });
 
   return peer;
 }
 
-const wrapOutput = (output: unknown) => ({ output: output ?? null });
-
-/**
- * A run's context. A class (methods on the prototype, one allocation per call) because one is made for every
- * invoke; the AbortSignal is only created if the handler looks at it.
- */
-class InvocationContext implements RunContext {
-  readonly runId: string;
-  readonly entryId: string;
-  private logger: Logger | undefined;
-  private exporter: Exporter | undefined;
-  private hostApi: HostApi | undefined;
-
-  constructor(
-    private readonly peer: RpcPeer,
-    p: InvokeParams,
-    private readonly rpc: { readonly signal: AbortSignal },
-    private readonly getConfig: () => Record<string, unknown>,
-    private readonly pluginHost: HostApi,
-  ) {
-    this.runId = p.runId;
-    this.entryId = p.entry;
+/** The handshake's entry list: entries first, then timers (kind "timer", fired by the host every intervalMs). */
+export function describeEntries(def: PluginDefinition): EntryInfo[] {
+  const out: EntryInfo[] = [];
+  for (const [id, e] of Object.entries(def.entries)) {
+    const info: EntryInfo = { id };
+    if (e.name !== undefined) info.name = e.name;
+    if (e.description !== undefined) info.description = e.description;
+    if (e.input !== undefined) info.inputSchema = e.input as Record<string, unknown>;
+    if (e.output !== undefined) info.outputSchema = e.output as Record<string, unknown>;
+    if (e.timeoutMs !== undefined) info.timeoutMs = e.timeoutMs;
+    if (e.streaming) info.streaming = true;
+    if (e.metadata !== undefined) info.metadata = e.metadata;
+    out.push(info);
   }
-
-  get signal(): AbortSignal {
-    return this.rpc.signal;
+  for (const [id, t] of Object.entries(def.timers ?? {})) {
+    if (Object.hasOwn(def.entries, id)) throw new Error(`timer '${id}' has the same id as an entry`);
+    const info: EntryInfo = { id, kind: "timer", intervalMs: t.intervalMs };
+    if (t.description !== undefined) info.description = t.description;
+    if (t.timeoutMs !== undefined) info.timeoutMs = t.timeoutMs;
+    out.push(info);
   }
+  return out;
+}
 
-  get config(): Record<string, unknown> {
-    return this.getConfig();
-  }
-
-  progress(p: Omit<ProgressParams, "runId">): void {
-    this.peer.notify(Methods.progress, { ...p, runId: this.runId });
-  }
-
-  output(chunk: string): void {
-    this.peer.notify(Methods.output, { runId: this.runId, chunk });
-  }
-
-  get export(): Exporter {
-    if (!this.exporter) {
-      const send = (type: "text" | "json" | "url" | "binary", data: unknown, o: ExportOptions = {}) =>
-        this.peer.notify(Methods.export, {
-          runId: this.runId,
-          type,
-          ...(type === "url" ? { url: data as string } : { data }),
-          ...o,
-        });
-      this.exporter = {
-        text: (t, o) => send("text", t, o),
-        json: (v, o) => send("json", v, o),
-        url: (u, o) => send("url", u, o),
-        binary: (b, o) => send("binary", Buffer.from(b).toString("base64"), { mime: "application/octet-stream", ...o }),
-      };
-    }
-    return this.exporter;
-  }
-
-  get log(): Logger {
-    if (!this.logger) {
-      const at = (level: LogLevel) => (msg: string, fields?: Record<string, unknown>) =>
-        this.peer.notify(Methods.log, { level, msg, runId: this.runId, ...(fields ? { fields } : {}) });
-      this.logger = { debug: at("debug"), info: at("info"), warn: at("warn"), error: at("error") };
-    }
-    return this.logger;
-  }
-
-  get host(): HostApi {
-    // Calls made while serving this run carry it as their parent, so the host can see call chains (and cycles).
-    this.hostApi ??= {
-      ...this.pluginHost,
-      call: (plugin, entry, input = {}, o = {}) =>
-        this.peer.request(Methods.call, {
-          plugin,
-          entry,
-          input,
-          parentRunId: this.runId,
-          ...(o.timeoutMs ? { timeoutMs: o.timeoutMs } : {}),
-        }) as never,
-    };
-    return this.hostApi;
-  }
+function isThenable(v: unknown): v is PromiseLike<unknown> {
+  return typeof v === "object" && v !== null && typeof (v as { then?: unknown }).then === "function";
 }

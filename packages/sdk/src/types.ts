@@ -1,14 +1,45 @@
-import type { ExportParams, LogLevel, ProgressParams } from "@plugd/protocol";
+import type { EventParams, LogLevel, ProgressParams } from "@plugd/protocol";
+import type { JsonSchema } from "./schema.js";
 
-export type JsonSchema = Record<string, unknown>;
+export type { JsonSchema };
+export type Config = Record<string, unknown>;
 
-/** What the host lets a plugin ask of it (reverse RPC; needs `[plugin.permissions] reverse_rpc = true`). */
+export interface CallOptions {
+  timeoutMs?: number;
+  /** Aborting cancels the nested call. Inside a run it defaults to the run's own signal. */
+  signal?: AbortSignal;
+}
+
+/** The host's answer to a push: `submitted: false` with a reason when it was dropped (backpressure, …). */
+export interface Submitted {
+  submitted: boolean;
+  reason?: string;
+}
+
+/** A message for the host's message plane (N.E.K.O `push_message`); extra keys are passed through. */
+export interface PushMessage {
+  source?: string;
+  type?: string;
+  description?: string;
+  /** Higher is more important. */
+  priority?: number;
+  content?: unknown;
+  metadata?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** Reverse calls to the host; the plugin's manifest must allow them (`[plugin.permissions] reverse_rpc = true`). */
 export interface HostApi {
-  call<T = unknown>(plugin: string, entry: string, input?: unknown, opts?: { timeoutMs?: number }): Promise<T>;
-  pushMessage(message: Record<string, unknown>): Promise<{ submitted: boolean; reason?: string }>;
-  emitEvent(type: string, payload?: unknown): Promise<{ submitted: boolean }>;
-  getConfig(): Promise<Record<string, unknown>>;
-  updateStatus(status: Record<string, unknown>): Promise<unknown>;
+  /** Runs another plugin's entry (that plugin must be listed in `[plugin.permissions] call`); resolves to its output. */
+  call<T = unknown>(plugin: string, entry: string, input?: unknown, opts?: CallOptions): Promise<T>;
+  pushMessage(message: PushMessage): Promise<Submitted>;
+  emitEvent(type: string, payload?: unknown): Promise<Submitted>;
+  queryBus<T = unknown>(query: Record<string, unknown>): Promise<T>;
+  /** The plugin's effective config as the host sees it now. */
+  getConfig<T extends Config = Config>(): Promise<T>;
+  /** Merges `patch` into the plugin's stored config; resolves to the host's answer (the new config). */
+  updateConfig(patch: Config): Promise<unknown>;
+  updateStatus(status: Record<string, unknown>): Promise<Submitted>;
 }
 
 export interface Logger {
@@ -25,72 +56,90 @@ export interface ExportOptions {
   metadata?: Record<string, unknown>;
 }
 
+/** Items attached to the run (`run/export`); the host stores them with the run. */
 export interface Exporter {
   text(text: string, opts?: ExportOptions): void;
   json(value: unknown, opts?: ExportOptions): void;
   url(url: string, opts?: ExportOptions): void;
+  /** Sent base64-encoded; keep it small (large data belongs in a blob). */
   binary(data: Uint8Array, opts?: ExportOptions): void;
+  /** A link to binary content stored elsewhere. */
+  binaryUrl(url: string, opts?: ExportOptions): void;
 }
 
-/** Everything an entry handler gets besides its input. */
-export interface RunContext {
+export type ProgressUpdate = Omit<ProgressParams, "runId">;
+
+/** What every hook gets: the plugin-wide view. */
+export interface PluginContext {
+  /** The plugin id the host gave in the handshake. */
+  readonly id: string;
+  /** Current config: from the handshake, replaced on `plugin/configChanged`. */
+  readonly config: Config;
+  /** A folder the host set aside for this plugin's files, if it gave one. */
+  readonly dataDir: string | undefined;
+  readonly log: Logger;
+  readonly host: HostApi;
+}
+
+/** What an entry or timer handler gets besides its input: one run. */
+export interface RunContext extends PluginContext {
   readonly runId: string;
   readonly entryId: string;
-  /** Aborted when the caller cancels the run (or its timeout fires). Pass it to fetch/setTimeout/etc. */
+  /**
+   * Aborted when the caller cancels the run (or its timeout fires, or the host goes away). Its `reason` is a
+   * CANCELLED error, so `signal.throwIfAborted()` or rejecting with `signal.reason` answers 1004.
+   */
   readonly signal: AbortSignal;
-  /** The plugin's current config (from the handshake, updated on configChanged). */
-  readonly config: Record<string, unknown>;
-  progress(p: Omit<ProgressParams, "runId">): void;
-  output(chunk: string): void;
+  /** `run/progress`; a number is shorthand for `{progress}` (0..1). */
+  progress(update: ProgressUpdate | number): void;
+  /** `run/output`: a chunk of streamed output. */
+  output(chunk: string, stream?: string): void;
   readonly export: Exporter;
+  /** Structured log records tagged with this run. */
   readonly log: Logger;
-  readonly host: HostApi;
-}
-
-export interface PluginContext {
-  readonly id: string;
-  readonly config: Record<string, unknown>;
-  readonly log: Logger;
-  readonly host: HostApi;
 }
 
 export type Handler<I, O> = (input: I, ctx: RunContext) => O | Promise<O>;
 
 export interface EntryDefinition<I = any, O = unknown> {
-  description?: string;
   name?: string;
-  /** JSON Schema of the input; the host checks input against it before calling. */
+  description?: string;
+  /** JSON Schema of the input; the host validates every input against it before the handler runs. */
   input?: JsonSchema;
   output?: JsonSchema;
   timeoutMs?: number;
+  /** Set when the entry streams `ctx.output` chunks. */
   streaming?: boolean;
   metadata?: Record<string, unknown>;
   handler: Handler<I, O>;
 }
 
 export interface TimerDefinition {
+  /** The host fires the timer every `intervalMs` (as an invoke of the timer's id). */
   intervalMs: number;
   description?: string;
-  handler: (ctx: RunContext) => unknown | Promise<unknown>;
+  timeoutMs?: number;
+  handler: (ctx: RunContext) => unknown;
 }
 
-export interface EventPayload {
-  eventType: string;
-  payload: unknown;
-  metadata?: Record<string, unknown>;
-  timestamp: number;
-}
+export type EventPayload = EventParams;
+export type EventHandler = (event: EventPayload, ctx: PluginContext) => void | Promise<void>;
 
 export interface PluginDefinition {
+  /** Informational: the host's handshake says which id this process serves. */
   id?: string;
   name?: string;
   version?: string;
   entries: Record<string, EntryDefinition<any, any>>;
   timers?: Record<string, TimerDefinition>;
-  events?: Record<string, (event: EventPayload, ctx: PluginContext) => void | Promise<void>>;
+  /** Event type → handler; the keys are the events the plugin subscribes to ("*" receives the rest). */
+  events?: Record<string, EventHandler>;
+  /** Extra capability names to announce in the handshake. */
+  capabilities?: string[];
+  /** Runs before the handshake is answered; a throw fails the start with its message. */
   onStartup?: (ctx: PluginContext) => void | Promise<void>;
   onShutdown?: (ctx: PluginContext) => void | Promise<void>;
-  onConfigChanged?: (config: Record<string, unknown>, ctx: PluginContext) => void | Promise<void>;
+  onConfigChanged?: (config: Config, ctx: PluginContext) => void | Promise<void>;
 }
 
-export type { ExportParams, LogLevel };
+export type { LogLevel };
