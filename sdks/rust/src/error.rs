@@ -78,7 +78,11 @@ pub struct ErrorObject {
 /// Like `anyhow::Error`, `PluginError` does not implement `std::error::Error` itself; that is what lets `?`
 /// convert every other error into it.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PluginError {
+pub struct PluginError(Box<Inner>);
+
+/// Boxed so `Result<T, PluginError>` stays small.
+#[derive(Debug, Clone, PartialEq)]
+struct Inner {
     rpc_code: i64,
     code: String,
     message: String,
@@ -90,13 +94,13 @@ pub struct PluginError {
 impl PluginError {
     /// A failure with the plugin's own symbolic code: error `1013 ENTRY_FAILED` with `data.code = code`.
     pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
-        PluginError {
+        PluginError(Box::new(Inner {
             rpc_code: codes::ENTRY_FAILED,
             code: code.into(),
             message: message.into(),
             details: None,
             wire_data: None,
-        }
+        }))
     }
 
     /// A failure without a code of its own: `1013` with `data.code = "ENTRY_FAILED"`.
@@ -117,7 +121,7 @@ impl PluginError {
     /// An error with one of the protocol's numeric codes (see [`codes`]); the symbolic code is its name.
     pub fn protocol(rpc_code: i64, message: impl Into<String>) -> Self {
         let code = codes::name(rpc_code).map(str::to_owned).unwrap_or_else(|| rpc_code.to_string());
-        PluginError { rpc_code, code, message: message.into(), details: None, wire_data: None }
+        PluginError(Box::new(Inner { rpc_code, code, message: message.into(), details: None, wire_data: None }))
     }
 
     /// Rebuilds an error received from the other side, keeping its `data` whole.
@@ -130,61 +134,61 @@ impl PluginError {
             .or_else(|| codes::name(rpc_code).map(str::to_owned))
             .unwrap_or_else(|| rpc_code.to_string());
         let details = data.as_ref().and_then(|d| d.get("details")).cloned();
-        PluginError { rpc_code, code, message: message.into(), details, wire_data: data }
+        PluginError(Box::new(Inner { rpc_code, code, message: message.into(), details, wire_data: data }))
     }
 
     /// Adds `data.details` (any JSON) to the error.
     pub fn with_details(mut self, details: impl Serialize) -> Self {
         let details = serde_json::to_value(details).unwrap_or(Value::Null);
-        if let Some(Value::Object(map)) = &mut self.wire_data {
+        if let Some(Value::Object(map)) = &mut self.0.wire_data {
             map.insert("details".into(), details.clone());
         }
-        self.details = Some(details);
+        self.0.details = Some(details);
         self
     }
 
     /// The symbolic code (`"CITY_UNKNOWN"`, `"CANCELLED"`, `"TIMEOUT"`, …).
     pub fn code(&self) -> &str {
-        &self.code
+        &self.0.code
     }
 
     pub fn message(&self) -> &str {
-        &self.message
+        &self.0.message
     }
 
     /// The numeric JSON-RPC code (1013 for the plugin's own errors).
     pub fn rpc_code(&self) -> i64 {
-        self.rpc_code
+        self.0.rpc_code
     }
 
     pub fn details(&self) -> Option<&Value> {
-        self.details.as_ref()
+        self.0.details.as_ref()
     }
 
     /// True for `1004 CANCELLED`.
     pub fn is_cancelled(&self) -> bool {
-        self.rpc_code == codes::CANCELLED
+        self.0.rpc_code == codes::CANCELLED
     }
 
     /// The `data` the error carries on the wire: `{"code": …}` plus `details` if any.
     pub fn data(&self) -> Value {
-        if let Some(d) = &self.wire_data {
+        if let Some(d) = &self.0.wire_data {
             return d.clone();
         }
         let mut map = Map::new();
-        map.insert("code".into(), Value::String(self.code.clone()));
-        if let Some(d) = &self.details {
+        map.insert("code".into(), Value::String(self.0.code.clone()));
+        if let Some(d) = &self.0.details {
             map.insert("details".into(), d.clone());
         }
         Value::Object(map)
     }
 
     pub fn to_error_object(&self) -> ErrorObject {
-        ErrorObject { code: self.rpc_code, message: self.message.clone(), data: Some(self.data()) }
+        ErrorObject { code: self.0.rpc_code, message: self.0.message.clone(), data: Some(self.data()) }
     }
 
     pub(crate) fn with_data(mut self, data: Value) -> Self {
-        self.wire_data = Some(data);
+        self.0.wire_data = Some(data);
         self
     }
 
@@ -199,7 +203,7 @@ impl PluginError {
 
 impl fmt::Display for PluginError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} ({}): {}", self.code, self.rpc_code, self.message)
+        write!(f, "{} ({}): {}", self.0.code, self.0.rpc_code, self.0.message)
     }
 }
 

@@ -194,9 +194,8 @@ fn find_prefix(data: &[u8], from: usize) -> Option<usize> {
     if data.len() < PREFIX.len() {
         return None;
     }
-    (from..=data.len() - PREFIX.len()).find(|&i| {
-        (data[i] | 0x20) == b'c' && data[i..i + PREFIX.len()].eq_ignore_ascii_case(PREFIX)
-    })
+    (from..=data.len() - PREFIX.len())
+        .find(|&i| (data[i] | 0x20) == b'c' && data[i..i + PREFIX.len()].eq_ignore_ascii_case(PREFIX))
 }
 
 /// Length of the longest suffix of `data[from..]` that is a proper prefix of `content-` (any case).
@@ -497,7 +496,8 @@ mod tests {
 
     #[test]
     fn zero_length_and_bad_lengths() {
-        let input = b"Content-Length: -1\r\n\r\nContent-Length: 1234567890123456\r\n\r\nContent-Length: 0\r\n\r\n".to_vec();
+        let input =
+            b"Content-Length: -1\r\n\r\nContent-Length: 1234567890123456\r\n\r\nContent-Length: 0\r\n\r\n".to_vec();
         let items = read_all(vec![input]);
         assert_eq!(frames(&items), vec![""]);
     }
