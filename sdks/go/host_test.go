@@ -122,8 +122,14 @@ func (h *fakeHost) response(id any) (res map[string]any, before []map[string]any
 // waitFor returns the first message matching ok, setting the others aside for later.
 func (h *fakeHost) waitFor(ok func(map[string]any) bool) map[string]any {
 	h.t.Helper()
+	for i, m := range h.queued {
+		if ok(m) {
+			h.queued = append(h.queued[:i:i], h.queued[i+1:]...)
+			return m
+		}
+	}
 	var skipped []map[string]any
-	defer func() { h.queued = append(skipped, h.queued...) }()
+	defer func() { h.queued = append(h.queued, skipped...) }()
 	for {
 		var m map[string]any
 		select {

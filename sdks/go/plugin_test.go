@@ -512,9 +512,12 @@ func TestEOFStillAnswersWhatFinishes(t *testing.T) {
 	h.request(1, MethodHandshake, map[string]any{"protocolVersion": "1.0"})
 	h.request(2, MethodInvoke, map[string]any{"runId": "r", "entry": "slow", "input": map[string]any{"ms": 60000}})
 	h.in.Close()
-	res, _ := h.response(1)
-	resultOf(t, res)
-	res, _ = h.response(2)
+	// Both handlers finish during the drain, in either order: wait for each answer, setting the other aside.
+	answer := func(id string) func(map[string]any) bool {
+		return func(m map[string]any) bool { _, isReq := m["method"]; return !isReq && fmt.Sprint(m["id"]) == id }
+	}
+	resultOf(t, h.waitFor(answer("1")))
+	res := h.waitFor(answer("2"))
 	if code, _, _ := errorOf(t, res); code != CodeCancelled {
 		t.Fatalf("got %d", code)
 	}

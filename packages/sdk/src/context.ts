@@ -62,7 +62,8 @@ export function makeHostApi(peer: RpcPeer, parentRunId?: string, defaultSignal?:
     emitEvent: (type, payload) => peer.request(Methods.emitEvent, { type, payload }),
     queryBus: (query) => peer.request(Methods.queryBus, query),
     getConfig: () => peer.request(Methods.getConfig, {}),
-    updateConfig: (patch) => peer.request(Methods.updateConfig, { patch }),
+    updateConfig: (patch, opts) =>
+      peer.request(Methods.updateConfig, { patch, ...(opts?.mode ? { mode: opts.mode } : {}) }),
     updateStatus: (status) => peer.request(Methods.updateStatus, status),
   };
 }

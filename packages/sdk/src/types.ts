@@ -37,8 +37,11 @@ export interface HostApi {
   queryBus<T = unknown>(query: Record<string, unknown>): Promise<T>;
   /** The plugin's effective config as the host sees it now. */
   getConfig<T extends Config = Config>(): Promise<T>;
-  /** Merges `patch` into the plugin's stored config; resolves to the host's answer (the new config). */
-  updateConfig(patch: Config): Promise<unknown>;
+  /**
+   * Merges `patch` into the plugin's config and resolves to the host's answer (with the new config). Written to
+   * its plugin.toml / active profile unless `mode` is "temporary" (this process only, gone at its next start).
+   */
+  updateConfig(patch: Config, opts?: { mode?: "temporary" | "permanent" }): Promise<unknown>;
   updateStatus(status: Record<string, unknown>): Promise<Submitted>;
 }
 

@@ -1,23 +1,30 @@
-import { randomUUID } from "node:crypto";
 import fs from "node:fs";
+import { RpcError } from "@plugd/protocol";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { AdminToken, loadOrCreateAdminToken } from "./auth/admin-token.js";
 import { newCsrfToken } from "./auth/guard.js";
+import { busHostServices } from "./bridge/host-services.js";
+import { mirrorIntoBus } from "./bridge/mirror.js";
+import { PluginEventDelivery } from "./bridge/plugin-delivery.js";
+import { createBus, type LocalBus } from "./bus/index.js";
 import { Defaults } from "./config/defaults.js";
 import { loadOrCreateSecret } from "./config/secrets.js";
 import type { Settings } from "./config/settings.js";
 import { makeConfigFor } from "./config-api/effective.js";
-import { PluginHost, type PluginPush } from "./host/host.js";
+import { ConfigService } from "./config-api/service.js";
+import { PluginHost } from "./host/host.js";
 import { buildApp } from "./http/app.js";
+import { ApiError } from "./http/errors.js";
 import { type LogOverrides, resolveLogOptions } from "./logs/log-options.js";
 import { LogService } from "./logs/log-service.js";
+import { type MessagePlane, startMessagePlane } from "./message-plane/index.js";
 import { type MetricsOverrides, resolveMetricsOptions } from "./metrics/metrics-options.js";
 import { MetricsService } from "./metrics/metrics-service.js";
 import { RunEngine } from "./runs/engine.js";
 import { RunTokens } from "./runs/tokens.js";
 import { openStore } from "./store/sqlite/index.js";
-import type { MessageRecord, Storage } from "./store/types.js";
+import type { Storage } from "./store/types.js";
 import { TimerScheduler } from "./timers/scheduler.js";
 
 export const VERSION = "0.1.0";
@@ -27,6 +34,10 @@ export interface RunningServer {
   host: PluginHost;
   engine: RunEngine;
   store: Storage;
+  /** The topic stores (messages, events, lifecycle, runs, export, memory). */
+  bus: LocalBus;
+  /** Null when switched off (`--no-message-plane`). */
+  messagePlane: MessagePlane | null;
   timers: TimerScheduler;
   settings: Settings;
   logs: LogService;
@@ -90,9 +101,9 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
       `plugin ${c.plugin} is ${c.state}`,
     ),
   );
-  host.on("push", (p) => {
-    if (p.kind === "message")
-      void store.insertMessage(toMessage(p)).catch((err) => logger.error({ err }, "could not store a message"));
+  const bus = createBus({
+    dataDir: settings.dataDir,
+    log: { warn: (o, m) => logger.warn(o, m), error: (o, m) => logger.error(o, m) },
   });
 
   const engine = new RunEngine(store, host, tokens, {
@@ -101,7 +112,13 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     progressMinIntervalMs: Defaults.runs.progressMinIntervalMs,
     logger,
   });
-  host.setServices({ call: (req) => engine.call(req) });
+  const config = new ConfigService(host);
+  host.setServices({
+    ...busHostServices(bus, engine),
+    updateConfig: (plugin, p) => updateOwnConfig(config, plugin, p),
+  });
+  const unmirror = mirrorIntoBus(bus, host, engine);
+  const delivery = new PluginEventDelivery(host, bus);
   const metrics = new MetricsService(host, engine, resolveMetricsOptions(opts.metrics), logger);
   metrics.start();
   const recovered = await engine.recover();
@@ -122,6 +139,15 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     process.stderr.write(`plugd: admin token created in ${admin.file}:\n  ${admin.token}\n`);
   }
   const timers = new TimerScheduler(host, engine, logger);
+  const messagePlane = settings.messagePlane
+    ? await startMessagePlane(bus, {
+        host: settings.host === "localhost" ? "127.0.0.1" : settings.host,
+        rpcPort: settings.messagePlanePort,
+        pubPort: settings.messagePlanePort && settings.messagePlanePort + 1,
+        ingestPort: settings.messagePlanePort && settings.messagePlanePort + 2,
+        log: logger,
+      })
+    : null;
   const app = await buildApp(
     {
       host,
@@ -134,6 +160,8 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
       csrfToken: newCsrfToken(),
       logs,
       metrics,
+      bus,
+      config,
     },
     logger,
   );
@@ -147,9 +175,14 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     (closing ??= (async () => {
       timers.close();
       await metrics.stop();
+      await messagePlane?.close();
       await engine.shutdown(reason);
       await app.close();
       await host.close();
+      // After the plugins: their last runs and lifecycle transitions are still mirrored and flushed.
+      delivery.close();
+      unmirror();
+      await bus.close();
       await store.close();
       // Last: the plugins' shutdown lines above still reach their files.
       await logs.close();
@@ -169,31 +202,39 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     process.once("SIGINT", onSignal);
     process.once("SIGTERM", onSignal);
   }
-  return { app, host, engine, store, timers, settings: { ...settings, port }, logs, metrics, url, close };
+  return {
+    app,
+    host,
+    engine,
+    store,
+    bus,
+    messagePlane,
+    timers,
+    settings: { ...settings, port },
+    logs,
+    metrics,
+    url,
+    close,
+  };
 }
 
-/** A pushed message in the seed's shape; both the v1 fields and v2 (`parts`, `visibility`) are kept. */
-function toMessage(p: PluginPush): MessageRecord {
-  const m = (p.payload ?? {}) as Record<string, unknown>;
-  const str = (v: unknown, d = "") => (typeof v === "string" ? v : d);
-  return {
-    message_id: str(m.message_id) || randomUUID(),
-    plugin_id: p.plugin,
-    source: str(m.source, p.plugin),
-    description: str(m.description),
-    priority: typeof m.priority === "number" ? m.priority : 0,
-    message_type: str(m.message_type) || str(m.type) || "text",
-    content: m.content ?? (m.parts !== undefined ? m.parts : null),
-    binary_data: typeof m.binary_data === "string" ? m.binary_data : null,
-    binary_url: typeof m.binary_url === "string" ? m.binary_url : null,
-    metadata: {
-      ...((m.metadata as Record<string, unknown>) ?? {}),
-      ...(m.parts !== undefined ? { parts: m.parts } : {}),
-      ...(m.visibility !== undefined ? { visibility: m.visibility } : {}),
-      ...(m.ai_behavior !== undefined ? { ai_behavior: m.ai_behavior } : {}),
-    },
-    timestamp: p.time / 1000,
-  };
+/**
+ * `host/updateConfig {patch | config, mode?}` from a plugin (N.E.K.O's `self.config.update`): the same checks,
+ * lock and atomic write as POST /plugin/{id}/config/hot-update; permanent unless the plugin asks for "temporary".
+ */
+async function updateOwnConfig(config: ConfigService, plugin: string, raw: unknown): Promise<unknown> {
+  const p = (typeof raw === "object" && raw !== null ? raw : {}) as Record<string, unknown>;
+  const patch = p.patch ?? p.config;
+  if (typeof patch !== "object" || patch === null || Array.isArray(patch)) {
+    throw RpcError.of("INVALID_INPUT", "host/updateConfig needs {patch: {...}} (a table to merge into the config)");
+  }
+  const mode = p.mode === "temporary" ? "temporary" : "permanent";
+  try {
+    return await config.hotUpdate(plugin, patch as Record<string, unknown>, mode, undefined);
+  } catch (err) {
+    if (err instanceof ApiError) throw RpcError.of("INVALID_INPUT", err.message, { api_code: err.code });
+    throw err;
+  }
 }
 
 /** Serving beyond loopback without the admin token would hand plugin control to the network: refused. */

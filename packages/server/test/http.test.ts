@@ -325,26 +325,3 @@ describe("event streams", () => {
     expect((await silent.closed).code).toBe(1008);
   });
 });
-
-describe("messages", () => {
-  it("serves messages plugins pushed, newest first, filtered", async () => {
-    server.host.emit("push", {
-      plugin: "hello-ts",
-      kind: "message",
-      payload: { source: "t", description: "low", priority: 1, content: "a" },
-      time: Date.now() - 10,
-    });
-    server.host.emit("push", {
-      plugin: "hello-ts",
-      kind: "message",
-      payload: { source: "t", description: "high", priority: 5, content: "b", type: "text" },
-      time: Date.now(),
-    });
-    await sleep(20);
-    const all = (await call("GET", "/plugin/messages?plugin_id=hello-ts")).body;
-    expect(all.messages.map((m: any) => m.description)).toEqual(["high", "low"]);
-    const high = (await call("GET", "/plugin/messages?plugin_id=hello-ts&priority_min=3")).body;
-    expect(high.count).toBe(1);
-    expect((await call("GET", "/plugin/messages?max_count=0")).status).toBe(400);
-  });
-});

@@ -30,6 +30,11 @@ program
   .option("--no-auth", "no admin token on admin routes (loopback only; env PLUGD_AUTH=off)")
   .option("--trusted-host <hosts>", "extra Host names to accept, comma-separated (env PLUGD_TRUSTED_HOSTS)")
   .option("--trusted-origin <origins>", "extra browser origins to accept, comma-separated (env PLUGD_TRUSTED_ORIGINS)")
+  .option("--no-message-plane", "do not start the ZeroMQ message plane (env PLUGD_MESSAGE_PLANE=off)")
+  .option(
+    "--message-plane-port <port>",
+    "message plane RPC port; PUB and INGEST take the next two (env PLUGD_MESSAGE_PLANE_PORT; default 48913)",
+  )
   .action(async (o) => {
     const settings = resolveSettings({
       host: o.host,
@@ -41,13 +46,16 @@ program
       ...(o.auth === false ? { authEnabled: false } : {}),
       ...(o.trustedHost ? { trustedHosts: o.trustedHost } : {}),
       ...(o.trustedOrigin ? { trustedOrigins: o.trustedOrigin } : {}),
+      ...(o.messagePlane === false ? { messagePlane: false } : {}),
+      ...(o.messagePlanePort !== undefined ? { messagePlanePort: o.messagePlanePort } : {}),
     });
     const server = await startServer(settings, { handleSignals: true });
     const plugins = server.host.list();
     const ready = plugins.filter((p) => p.state === "ready").length;
     process.stderr.write(
       `plugd ${VERSION} listening on ${server.url}  (${plugins.length} plugins, ${ready} running; data in ${settings.dataDir})\n` +
-        `  try: curl ${server.url}/plugins\n  API docs: ${server.url}/docs\n`,
+        `  try: curl ${server.url}/plugins\n  API docs: ${server.url}/docs\n` +
+        (server.messagePlane ? `  message plane: ${server.messagePlane.endpoints.rpc} (RPC)\n` : ""),
     );
   });
 

@@ -1,7 +1,6 @@
 import { type Static, Type } from "@sinclair/typebox";
 import type { FastifyInstance } from "fastify";
 import type { AppContext } from "../http/context.js";
-import { ConfigService } from "./service.js";
 
 /*
  * The config API (N.E.K.O §1.8): 12 routes under /plugin/:id/config plus hot-update. Bodies are checked by these
@@ -35,8 +34,8 @@ const HotUpdateBody = Type.Object(
 type IdReq = { Params: Static<typeof IdParams> };
 type ProfileReq = { Params: Static<typeof ProfileParams> };
 
-export function configRoutes(app: FastifyInstance, ctx: Pick<AppContext, "host">): void {
-  const svc = new ConfigService(ctx.host);
+export function configRoutes(app: FastifyInstance, ctx: Pick<AppContext, "config">): void {
+  const svc = ctx.config;
   const tags = ["config"];
   const base = "/plugin/:id/config";
 

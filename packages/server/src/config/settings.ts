@@ -18,6 +18,13 @@ export interface Settings {
   authEnabled: boolean;
   trustedHosts: string[];
   trustedOrigins: string[];
+  /** The ZeroMQ message plane (`--no-message-plane`, PLUGD_MESSAGE_PLANE=off). */
+  messagePlane: boolean;
+  /**
+   * Its RPC port; PUB and INGEST take the next two. Default 48913, or 0 (free ports) when the HTTP port is 0, so
+   * servers started on free ports (tests, side-by-side instances) never collide on the plane either.
+   */
+  messagePlanePort: number;
 }
 
 /** The repository's example plugins: what `npm start` serves when no plugins dir is given. */
@@ -36,6 +43,12 @@ export function resolveSettings(flags: SettingsInput = {}, env: NodeJS.ProcessEn
   };
   const port = int(pick(flags.port, "PLUGD_PORT", Defaults.server.port), "port (--port / PLUGD_PORT)");
   if (port > 65535) throw new Error(`port must be ≤ 65535 (got ${port})`);
+  const mpPort = int(
+    pick(flags.messagePlanePort, "PLUGD_MESSAGE_PLANE_PORT", port === 0 ? 0 : Defaults.messagePlane.rpcPort),
+    "message plane port (--message-plane-port / PLUGD_MESSAGE_PLANE_PORT)",
+  );
+  if (mpPort > 65533)
+    throw new Error(`message plane port must be ≤ 65533: PUB and INGEST take the next two (got ${mpPort})`);
   return {
     host: String(pick(flags.host, "PLUGD_HOST", Defaults.server.host)),
     port,
@@ -62,6 +75,10 @@ export function resolveSettings(flags: SettingsInput = {}, env: NodeJS.ProcessEn
     authEnabled: !["off", "false", "0"].includes(String(pick(flags.authEnabled, "PLUGD_AUTH", "on")).toLowerCase()),
     trustedHosts: list(pick(flags.trustedHosts, "PLUGD_TRUSTED_HOSTS", "")),
     trustedOrigins: list(pick(flags.trustedOrigins, "PLUGD_TRUSTED_ORIGINS", "")),
+    messagePlane: !["off", "false", "0"].includes(
+      String(pick(flags.messagePlane, "PLUGD_MESSAGE_PLANE", "on")).toLowerCase(),
+    ),
+    messagePlanePort: mpPort,
   };
 }
 

@@ -109,6 +109,7 @@ export interface HostServices {
   emitEvent?(plugin: string, payload: unknown): unknown;
   queryBus?(plugin: string, query: unknown): unknown;
   updateStatus?(plugin: string, payload: unknown): unknown;
+  updateConfig?(plugin: string, payload: unknown): unknown;
 }
 
 interface HostEvents {
@@ -461,6 +462,10 @@ export class PluginHost extends EventEmitter<HostEvents> {
     guard(Methods.pushMessage, (p) => this.services.pushMessage?.(id, p) ?? this.push(id, "message", p));
     guard(Methods.emitEvent, (p) => this.services.emitEvent?.(id, p) ?? this.push(id, "event", p));
     guard(Methods.updateStatus, (p) => this.services.updateStatus?.(id, p) ?? this.push(id, "status", p));
+    guard(Methods.updateConfig, (p) => {
+      if (!this.services.updateConfig) throw RpcError.of("PLUGIN_UNAVAILABLE", "this host cannot change config");
+      return this.services.updateConfig(id, p);
+    });
     guard(Methods.queryBus, (q) => {
       if (!this.services.queryBus) throw RpcError.of("PLUGIN_UNAVAILABLE", "this host has no bus to query");
       return this.services.queryBus(id, q);

@@ -1,5 +1,7 @@
 import type { AdminToken } from "../auth/admin-token.js";
+import type { LocalBus } from "../bus/index.js";
 import type { Settings } from "../config/settings.js";
+import type { ConfigService } from "../config-api/service.js";
 import type { PluginHost } from "../host/host.js";
 import type { LogService } from "../logs/log-service.js";
 import type { MetricsService } from "../metrics/metrics-service.js";
@@ -21,4 +23,8 @@ export interface AppContext {
   logs: LogService;
   /** Process samples, run statistics and the Prometheus registry. */
   metrics: MetricsService;
+  /** The topic stores: GET /plugin/messages reads `messages`. */
+  bus: LocalBus;
+  /** Plugin config files and profiles; one instance, so HTTP writes and plugins' own updates share its locks. */
+  config: ConfigService;
 }
