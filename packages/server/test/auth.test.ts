@@ -165,4 +165,28 @@ describe("WS /ws/admin", () => {
     expect(resp.x).toMatchObject({ ok: false, error: "unknown method" });
     c.sock.close();
   });
+
+  it("streams bus records of the stores asked for, filtered, and answers bus.query", async () => {
+    const c = open();
+    await c.opened;
+    c.sock.send(JSON.stringify({ type: "auth", token: token() }));
+    await until(() => c.frames.some((f) => f.event === "session.ready"), "session.ready");
+    c.sock.send(JSON.stringify({ type: "subscribe", stores: ["nope"] }));
+    await until(() => c.frames.some((f) => f.code === "BAD_SUBSCRIPTION"), "a refused subscription");
+    c.sock.send(JSON.stringify({ type: "subscribe", stores: ["messages"], filter: { priority_min: 5 } }));
+    await until(() => c.frames.some((f) => f.event === "subscribed"), "subscribed");
+    server.bus.publish({ store: "messages", topic: "t", plugin_id: "x", priority: 1, payload: { n: "low" } });
+    server.bus.publish({ store: "events", topic: "t", plugin_id: "x", priority: 9, payload: { n: "event" } });
+    server.bus.publish({ store: "messages", topic: "t", plugin_id: "x", priority: 7, payload: { n: "high" } });
+    await until(() => c.frames.some((f) => f.event === "bus.record"), "a bus.record");
+    c.sock.send(
+      JSON.stringify({ type: "req", id: "q", method: "bus.query", params: { store: "messages", topic: "t" } }),
+    );
+    await until(() => c.frames.some((f) => f.id === "q"), "the bus.query answer");
+    const records = c.frames.filter((f) => f.event === "bus.record").map((f) => f.data.payload.n);
+    expect(records).toEqual(["high"]);
+    const q = c.frames.find((f) => f.id === "q");
+    expect(q.result.items.map((r: any) => r.payload.n)).toEqual(["high", "low"]);
+    c.sock.close();
+  });
 });

@@ -2,7 +2,7 @@ import swagger from "@fastify/swagger";
 import swaggerUi from "@fastify/swagger-ui";
 import websocket from "@fastify/websocket";
 import { Ajv } from "ajv";
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from "fastify";
 import type { Logger } from "pino";
 import { makeGuard } from "../auth/guard.js";
 import { Defaults } from "../config/defaults.js";
@@ -25,7 +25,8 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   const app = Fastify({
     loggerInstance: logger as FastifyBaseLogger,
     bodyLimit: ctx.settings.bodyLimitBytes,
-    disableRequestLogging: true,
+    // Requests are not logged one by one: plugd logs runs and plugin events instead.
+    logController: new LogController({ disableRequestLogging: true }),
   });
   // Query strings and path params are text, so they are coerced ("10" → 10); JSON bodies are not: a number where
   // a string belongs is an error, not silently converted.

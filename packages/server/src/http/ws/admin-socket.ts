@@ -1,6 +1,7 @@
 import type { FastifyInstance } from "fastify";
 import type { WebSocket } from "ws";
 import { authenticateSocket } from "../../auth/guard.js";
+import { type BusFilter, type BusQuery, STORE_NAMES, type StoreName } from "../../bus/types.js";
 import { Defaults } from "../../config/defaults.js";
 import type { RunStatus } from "../../store/types.js";
 import type { AppContext } from "../context.js";
@@ -12,6 +13,10 @@ import { toFrame } from "./run-socket.js";
  * read, create and cancel runs and stop plugins. Authenticated by the admin token, as a header or a first frame
  * `{"type":"auth","token"}`.
  */
+function isStore(x: unknown): x is StoreName {
+  return typeof x === "string" && (STORE_NAMES as readonly string[]).includes(x);
+}
+
 export function adminSocketRoute(app: FastifyInstance, ctx: AppContext, limits = Defaults.ws): void {
   app.get("/ws/admin", { websocket: true, schema: { hide: true } }, async (socket: WebSocket, req) => {
     if (!(await authenticateSocket(socket, req, ctx.adminToken, ctx.settings.authEnabled, limits.authTimeoutMs)))
@@ -38,9 +43,12 @@ export function adminSocketRoute(app: FastifyInstance, ctx: AppContext, limits =
       if (Date.now() - lastPong > limits.pongTimeoutMs) socket.close(1011, "heartbeat timeout");
       else send({ type: "ping" });
     }, limits.pingIntervalMs);
+    // Bus records of the stores a client asks for (a plugd extension of §2.4): `subscribe` with `stores`.
+    let unsubscribeBus = () => {};
     socket.on("close", () => {
       clearInterval(ping);
       unsubscribe();
+      unsubscribeBus();
     });
 
     socket.on("message", async (data) => {
@@ -50,6 +58,8 @@ export function adminSocketRoute(app: FastifyInstance, ctx: AppContext, limits =
         method?: string;
         params?: Record<string, any>;
         plugin_id?: string | null;
+        stores?: unknown;
+        filter?: Record<string, unknown>;
       };
       try {
         msg = JSON.parse(data.toString());
@@ -63,7 +73,39 @@ export function adminSocketRoute(app: FastifyInstance, ctx: AppContext, limits =
       }
       if (msg.type === "subscribe") {
         pluginFilter = typeof msg.plugin_id === "string" ? msg.plugin_id : null;
-        send({ type: "event", event: "subscribed", data: { plugin_id: pluginFilter } });
+        const stores = Array.isArray(msg.stores) ? msg.stores.filter((x): x is StoreName => isStore(x)) : [];
+        if (Array.isArray(msg.stores) && stores.length !== msg.stores.length) {
+          send({
+            type: "error",
+            error: `unknown store in stores; known: ${STORE_NAMES.join(", ")}`,
+            code: "BAD_SUBSCRIPTION",
+          });
+          return;
+        }
+        unsubscribeBus();
+        unsubscribeBus = () => {};
+        if (stores.length > 0) {
+          try {
+            const filter = { ...(msg.filter ?? {}), ...(pluginFilter ? { plugin_id: pluginFilter } : {}) };
+            ctx.bus.compileFilter(filter as BusFilter); // refuses bad regexes / fields before subscribing
+            const offs = stores.map((store) =>
+              ctx.bus.subscribe({ ...(filter as BusFilter), store }, (r) =>
+                send({ type: "event", event: "bus.record", data: r }),
+              ),
+            );
+            unsubscribeBus = () => {
+              for (const off of offs) off();
+            };
+          } catch (err) {
+            send({
+              type: "error",
+              error: (err as Error).message,
+              code: (err as { code?: string }).code ?? "BAD_FILTER",
+            });
+            return;
+          }
+        }
+        send({ type: "event", event: "subscribed", data: { plugin_id: pluginFilter, stores } });
         return;
       }
       if (msg.type !== "req") return;
@@ -106,6 +148,9 @@ export function adminSocketRoute(app: FastifyInstance, ctx: AppContext, limits =
             break;
           case "plugin.stop":
             result = await ctx.host.stop(String(p.plugin_id));
+            break;
+          case "bus.query":
+            result = { items: ctx.bus.query({ ...(p as BusQuery), store: isStore(p.store) ? p.store : "messages" }) };
             break;
           default:
             send({ type: "resp", id: msg.id, ok: false, error: "unknown method" });
