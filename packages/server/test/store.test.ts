@@ -262,12 +262,13 @@ describe("opening and migrations", () => {
     expect(await s.listExports("old", undefined, 10)).toEqual([e1, e2]);
     expect((await s.insertExport(exportItem("e4", "old"))).seq).toBe(4);
     expect(await s.getBlob("b1")).toEqual(b);
-    expect(await s.listMessages({ limit: 10 })).toEqual([m]);
     await s.close();
 
     const check = raw();
     const tables = check.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE '%_v1'").all();
     expect(tables).toEqual([]);
+    // Pushed messages moved to the bus: migration 3 drops the table.
+    expect(check.prepare("SELECT name FROM sqlite_master WHERE name = 'messages'").all()).toEqual([]);
     expect(check.prepare("SELECT MAX(version) FROM schema_migrations").pluck().get()).toBe(SCHEMA_VERSION);
     expect(check.pragma("foreign_key_check")).toEqual([]);
     expect(check.pragma("integrity_check", { simple: true })).toBe("ok");
@@ -533,32 +534,6 @@ describe("blobs", () => {
   });
 });
 
-describe("messages", () => {
-  it("round-trips, lists newest first (ties: last inserted first), filters by plugin and priority_min", async () => {
-    const s = open();
-    const ms = [
-      message("m1", { timestamp: 10, priority: 1 }),
-      message("m2", { timestamp: 30, priority: 5, plugin_id: "p2" }),
-      message("m3", { timestamp: 20, priority: 9, content: { parts: [{ text: "ü" }] }, metadata: { a: { b: 1 } } }),
-      message("m4", { timestamp: 30, priority: 5 }),
-      message("m5", { timestamp: 5, priority: 0, message_type: "binary", content: null, binary_data: "AA==" }),
-      message("m6", { timestamp: 30, priority: 2.5, plugin_id: "p2", binary_url: "/b" }),
-    ];
-    for (const m of ms) await s.insertMessage(m);
-    const ids = async (q: Parameters<SqliteStore["listMessages"]>[0]) =>
-      (await s.listMessages(q)).map((m) => m.message_id);
-    expect(await ids({ limit: 100 })).toEqual(["m6", "m4", "m2", "m3", "m1", "m5"]);
-    expect(await ids({ limit: 2 })).toEqual(["m6", "m4"]);
-    expect(await ids({ plugin_id: "p2", limit: 100 })).toEqual(["m6", "m2"]);
-    expect(await ids({ priority_min: 5, limit: 100 })).toEqual(["m4", "m2", "m3"]);
-    expect(await ids({ plugin_id: "p1", priority_min: 1, limit: 100 })).toEqual(["m4", "m3", "m1"]);
-    expect(await ids({ plugin_id: "none", limit: 100 })).toEqual([]);
-    const all = await s.listMessages({ limit: 100 });
-    for (const m of ms) expect(all.find((x) => x.message_id === m.message_id)).toEqual(m);
-    await expect(s.insertMessage(message("m1"))).rejects.toMatchObject({ code: "SQLITE_CONSTRAINT_UNIQUE" });
-  });
-});
-
 describe("persistence", () => {
   it("keeps everything across close and reopen, and numbering continues", async () => {
     const s = open();
@@ -566,7 +541,6 @@ describe("persistence", () => {
     await s.appendRunEvent({ run_id: "r", type: "status", data: { status: "running" }, time: 1 });
     const e = await s.insertExport(exportItem("e", "r", { type: "json", json: { x: 1 } }));
     await s.insertBlob(blob("b", "r"));
-    await s.insertMessage(message("m"));
     await s.close();
 
     const t = open();
@@ -577,6 +551,5 @@ describe("persistence", () => {
     expect(await t.listExports("r", undefined, 10)).toEqual([e]);
     expect((await t.insertExport(exportItem("e2", "r"))).seq).toBe(e.seq + 1);
     expect(await t.getBlob("b")).toEqual(blob("b", "r"));
-    expect((await t.listMessages({ limit: 10 })).map((m) => m.message_id)).toEqual(["m"]);
   });
 });

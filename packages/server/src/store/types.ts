@@ -139,9 +139,5 @@ export interface Storage {
   updateBlob(b: BlobRecord): Promise<void>;
   getBlob(blobId: string): Promise<BlobRecord | undefined>;
 
-  insertMessage(m: MessageRecord): Promise<void>;
-  /** Newest first. */
-  listMessages(q: { plugin_id?: string; priority_min?: number; limit: number }): Promise<MessageRecord[]>;
-
   close(): Promise<void>;
 }

@@ -231,6 +231,15 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX messages_priority ON messages(priority);
     `,
   },
+  {
+    // Pushed messages live in the bus's `messages` store (<data dir>/bus.db) since the bus landed; this table was
+    // only ever written by pre-release builds.
+    version: 3,
+    name: "messages move to the bus",
+    up: `
+      DROP TABLE messages;
+    `,
+  },
 ];
 
 /** The schema version this code writes: the last migration's. */

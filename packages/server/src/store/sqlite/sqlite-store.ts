@@ -1,17 +1,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
-import type {
-  BlobRecord,
-  ExportItem,
-  MessageRecord,
-  RunError,
-  RunEvent,
-  RunQuery,
-  RunRecord,
-  RunStatus,
-  Storage,
-} from "../types.js";
+import type { BlobRecord, ExportItem, RunError, RunEvent, RunQuery, RunRecord, RunStatus, Storage } from "../types.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
 const UNFINISHED: readonly RunStatus[] = ["queued", "running", "cancel_requested"];
@@ -89,21 +79,6 @@ interface ExportRow {
 
 type BlobRow = BlobRecord;
 
-interface MessageRow {
-  seq: number;
-  message_id: string;
-  plugin_id: string;
-  source: string;
-  description: string;
-  priority: number;
-  message_type: string;
-  content: string | null;
-  binary_data: string | null;
-  binary_url: string | null;
-  metadata: string;
-  timestamp: number;
-}
-
 const RUN_COLUMNS = [
   "run_id",
   "plugin_id",
@@ -163,20 +138,6 @@ const BLOB_COLUMNS = [
   "created_at",
   "completed_at",
 ] as const satisfies readonly (keyof BlobRow)[];
-
-const MESSAGE_COLUMNS = [
-  "message_id",
-  "plugin_id",
-  "source",
-  "description",
-  "priority",
-  "message_type",
-  "content",
-  "binary_data",
-  "binary_url",
-  "metadata",
-  "timestamp",
-] as const satisfies readonly (keyof MessageRow)[];
 
 const params = (cols: readonly string[]) => cols.map((c) => `@${c}`).join(", ");
 const sets = (cols: readonly string[]) => cols.map((c) => `${c} = @${c}`).join(", ");
@@ -321,23 +282,6 @@ export class SqliteStore implements Storage {
     return this.s.getBlob.get(blobId);
   }
 
-  async insertMessage(m: MessageRecord): Promise<void> {
-    this.s.insertMessage.run(fromMessage(m));
-  }
-
-  async listMessages(q: { plugin_id?: string; priority_min?: number; limit: number }): Promise<MessageRecord[]> {
-    const limit = clampLimit(q.limit, 0);
-    const rows =
-      q.plugin_id !== undefined
-        ? q.priority_min !== undefined
-          ? this.s.messagesByPluginPriority.all(q.plugin_id, q.priority_min, limit)
-          : this.s.messagesByPlugin.all(q.plugin_id, limit)
-        : q.priority_min !== undefined
-          ? this.s.messagesByPriority.all(q.priority_min, limit)
-          : this.s.messages.all(limit);
-    return rows.map(toMessage);
-  }
-
   /** One pragma's value, for tests and diagnostics (`journal_mode`, `user_version`, …). */
   pragma(name: string): unknown {
     return this.db.pragma(name, { simple: true });
@@ -361,8 +305,6 @@ function prepareStatements(db: Database.Database) {
   const runOrder = "ORDER BY created_at DESC, rowid DESC LIMIT ?";
   // A status list binds as one JSON array, so one statement serves any number of statuses.
   const inStatuses = "status IN (SELECT value FROM json_each(?))";
-  const msgSelect = `SELECT seq, ${MESSAGE_COLUMNS.join(", ")} FROM messages`;
-  const msgOrder = "ORDER BY timestamp DESC, seq DESC LIMIT ?";
   return {
     insertRun: db.prepare<[Row], void>(`INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${params(RUN_COLUMNS)})`),
     updateRun: db.prepare<[Row], void>(`UPDATE runs SET ${sets(RUN_COLUMNS.slice(1))} WHERE run_id = @run_id`),
@@ -404,16 +346,6 @@ function prepareStatements(db: Database.Database) {
     ),
     updateBlob: db.prepare<[Row], void>(`UPDATE blobs SET ${sets(BLOB_COLUMNS.slice(1))} WHERE blob_id = @blob_id`),
     getBlob: db.prepare<[string], BlobRow>(`SELECT ${BLOB_COLUMNS.join(", ")} FROM blobs WHERE blob_id = ?`),
-
-    insertMessage: db.prepare<[Row], void>(
-      `INSERT INTO messages (${MESSAGE_COLUMNS.join(", ")}) VALUES (${params(MESSAGE_COLUMNS)})`,
-    ),
-    messages: db.prepare<[number], MessageRow>(`${msgSelect} ${msgOrder}`),
-    messagesByPlugin: db.prepare<[string, number], MessageRow>(`${msgSelect} WHERE plugin_id = ? ${msgOrder}`),
-    messagesByPriority: db.prepare<[number, number], MessageRow>(`${msgSelect} WHERE priority >= ? ${msgOrder}`),
-    messagesByPluginPriority: db.prepare<[string, number, number], MessageRow>(
-      `${msgSelect} WHERE plugin_id = ? AND priority >= ? ${msgOrder}`,
-    ),
   };
 }
 
@@ -530,30 +462,6 @@ function toExport(r: ExportRow): ExportItem {
     binary: r.binary,
     mime: r.mime,
     metadata: fromJson(r.metadata, {}),
-  };
-}
-
-function fromMessage(m: MessageRecord): Row {
-  return {
-    ...pick(m, MESSAGE_COLUMNS),
-    content: toJson(m.content),
-    metadata: JSON.stringify(m.metadata ?? {}),
-  };
-}
-
-function toMessage(r: MessageRow): MessageRecord {
-  return {
-    message_id: r.message_id,
-    plugin_id: r.plugin_id,
-    source: r.source,
-    description: r.description,
-    priority: r.priority,
-    message_type: r.message_type,
-    content: fromJson<unknown>(r.content, null),
-    binary_data: r.binary_data,
-    binary_url: r.binary_url,
-    metadata: fromJson(r.metadata, {}),
-    timestamp: r.timestamp,
   };
 }
 
