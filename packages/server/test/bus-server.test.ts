@@ -5,7 +5,7 @@ import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { resolveSettings } from "../src/config/settings.js";
 import { type RunningServer, startServer } from "../src/server.js";
-import { EXAMPLES, eventually, fixture } from "./helpers.js";
+import { EXAMPLES, fixture, until } from "./helpers.js";
 
 // The bus as the server wires it: real plugins push, emit and query through the reverse RPC; GET /plugin/messages
 // reads the messages store; the server mirrors its own runs and lifecycle transitions; a restart keeps it all.
@@ -102,7 +102,7 @@ describe("events", () => {
     for (const type of ["order.created", "order.secret", "invoice.paid", "ping"]) {
       expect(await run("bus-talker", "emit", { type, payload: { type } })).toMatchObject({ submitted: true });
     }
-    await eventually(async () => {
+    await until(async () => {
       const seen = (await run("listener", "seen", {})).seen;
       expect(seen.map((e: any) => e.type)).toEqual(["order.created", "ping"]);
     });
@@ -154,7 +154,7 @@ describe("host/updateConfig", () => {
   it("a plugin changes its own config; the running process receives it; protected fields are refused", async () => {
     const r = await run("bus-talker", "setConfig", { patch: { tuning: { level: 3 } }, mode: "temporary" });
     expect(r).toMatchObject({ success: true, hot_reloaded: true, config: { tuning: { level: 3 } } });
-    await eventually(async () => expect((await run("bus-talker", "config", {})).tuning).toEqual({ level: 3 }));
+    await until(async () => expect((await run("bus-talker", "config", {})).tuning).toEqual({ level: 3 }));
     const res = await fetch(`${server.url}/runs`, {
       method: "POST",
       headers: { "content-type": "application/json" },

@@ -85,4 +85,18 @@ export async function eventually(check: () => boolean, timeoutMs: number, what: 
   }
 }
 
+/** Retries an async assertion until it passes; after `timeoutMs` the last failure is thrown. */
+export async function until(assertion: () => Promise<unknown> | unknown, timeoutMs = 5000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      await assertion();
+      return;
+    } catch (err) {
+      if (Date.now() > end) throw err;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+}
+
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

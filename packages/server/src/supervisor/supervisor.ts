@@ -156,9 +156,24 @@ export class PluginSupervisor {
    * Kills the current process so the restart policy brings up a fresh one (a run that ignored its cancellation).
    * Counts as a crash for backoff and quarantine.
    */
-  recycle(): boolean {
-    if (!this.instance) return false;
-    this.instance.kill();
+  recycle(reason = "a run ignored its cancellation"): boolean {
+    const inst = this.instance;
+    if (!inst || this.starting) return false;
+    // Detached first, so its exit is not taken for a crash (no backoff, no quarantine count): this is a restart
+    // the host asked for, whatever the restart policy says.
+    this.instance = undefined;
+    this.stopHealth();
+    this.limiter.rejectAll(RpcError.of("PLUGIN_CRASHED", `plugin '${this.id}' was restarted: ${reason}`));
+    this.setState("starting", `restarting: ${reason}`);
+    inst.kill();
+    this.restarts++;
+    this.starting = inst
+      .waitExit()
+      .then(() => this.spawnAndHandshake(true))
+      .catch(() => undefined)
+      .finally(() => {
+        this.starting = undefined;
+      });
     return true;
   }
 
