@@ -43,6 +43,8 @@ function step(label, cmd, args, opts) {
 
 // 1. Build: TypeScript, then the compiled plugins the tests spawn.
 const built = step("build", "npx", ["tsc", "-b"]);
+// vitest strips types without checking them: the tests are type-checked here (a wrong helper call fails the run).
+if (built && want("ts")) step("typecheck tests", "npx", ["tsc", "-p", "tsconfig.tests.json"]);
 for (const script of ["examples/plugins/hello-go/build.sh", "conformance/plugins/go/build.sh"]) {
   if (want("go") || want("ts") || want("conformance")) {
     if (fs.existsSync(path.join(root, script)) && have("go")) step(`build ${script}`, "sh", [script]);

@@ -73,7 +73,7 @@ async function get(p: string, auth = true) {
 }
 
 async function logsOf(id: string, query: Record<string, string | number> = {}) {
-  const qs = new URLSearchParams(Object.entries(query).map(([k, v]) => [k, String(v)]));
+  const qs = new URLSearchParams(Object.entries(query).map(([k, v]): [string, string] => [k, String(v)]));
   return get(`/plugin/${id}/logs?${qs}`);
 }
 
@@ -397,14 +397,14 @@ describe("rotation", () => {
     for (const n of names) expect(fs.statSync(path.join(dir, n)).size).toBeLessThanOrEqual(4_000);
 
     const tok = fs.readFileSync(path.join(smallDir, "admin.token"), "utf8").trim();
-    const files = await (
+    const files: any = await (
       await fetch(`${small.url}/plugin/_server/logs/files`, { headers: { authorization: `Bearer ${tok}` } })
     ).json();
     expect(files.count).toBe(3);
     expect(files.log_files[0].filename).toBe("_server.log");
 
     // A query reads across the live and rotated files, newest last, with line numbers per file.
-    const r = await (
+    const r: any = await (
       await fetch(`${small.url}/plugin/_server/logs?lines=40&search=rotate-`, {
         headers: { authorization: `Bearer ${tok}` },
       })
