@@ -159,6 +159,18 @@ describe("runs", () => {
       expect(r.body.error.message.length).toBeGreaterThan(5);
     }
     expect((await call("GET", "/runs/nope")).status).toBe(404);
+    // `curl -d` without a header sends a form body: refused with what to add.
+    const form = await fetch(`${server.url}/runs`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: JSON.stringify({ plugin_id: "hello-ts", entry_id: "echo" }),
+    });
+    expect(form.status).toBe(415);
+    const formBody = (await form.json()) as any;
+    expect(formBody.error).toMatchObject({
+      code: "UNSUPPORTED_MEDIA_TYPE",
+      details: { hint: expect.stringContaining("application/json") },
+    });
   });
 
   it("cancels a queued run at once and a running one through the plugin", async () => {

@@ -69,6 +69,19 @@ export function toErrorResponse(err: unknown): { status: number; body: ErrorBody
           : fe.code?.startsWith("FST_ERR_CTP") || fe.message?.includes("JSON")
             ? "INVALID_JSON"
             : (fe.code ?? "BAD_REQUEST");
+    if (code === "UNSUPPORTED_MEDIA_TYPE") {
+      // Mostly `curl -d` without a header, which sends application/x-www-form-urlencoded.
+      return {
+        status: 415,
+        body: {
+          error: {
+            code,
+            message: "the body must be JSON with Content-Type: application/json",
+            details: { hint: "With curl: add -H 'content-type: application/json'" },
+          },
+        },
+      };
+    }
     return { status: fe.statusCode, body: { error: { code, message: fe.message } } };
   }
   return {
