@@ -222,3 +222,18 @@ describe("supervision", () => {
     expect(((await h.invoke("huge-frame", "big", { bytes: 10 })) as string).length).toBe(10);
   });
 });
+
+describe("a compiled plugin that was not built", () => {
+  it("fails to start with 'command not found' and how to build it, not a handshake timeout", async () => {
+    const m = fixture("counter");
+    const h = host({
+      ...m,
+      id: "unbuilt",
+      start: { ...m.start, command: `${m.dir}/bin/unbuilt`, args: [] },
+    });
+    const e = await err(h.start("unbuilt"));
+    expect(e.message).toContain("command not found");
+    expect(e.message).toContain("bin/unbuilt");
+    expect(h.get("unbuilt")).toMatchObject({ state: "unavailable" });
+  });
+});

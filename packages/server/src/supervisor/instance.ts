@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
 import {
   type EntryInfo,
   type HandshakeParams,
@@ -59,6 +61,7 @@ export class PluginInstance {
     private readonly reaper: Reaper,
   ) {
     const { start } = manifest;
+    assertExecutable(start.command, manifest.dir);
     const env = pluginEnvironment(start.env, { PLUGD_PLUGIN_ID: manifest.id });
     this.child = spawn(start.command, start.args, {
       cwd: start.cwd,
@@ -214,5 +217,23 @@ export class PluginInstance {
         ? `plugin wrote ${w.bytes} bytes to stdout that are not protocol frames (use stderr for logs): ${JSON.stringify(w.text?.slice(0, 200))}`
         : `protocol ${w.kind}: ${w.message}`;
     this.hooks.onLog({ level, msg: what, pid: this.pid, source: "protocol" });
+  }
+}
+
+/**
+ * A command given as a path must exist and be executable before it is spawned: otherwise the spawn fails
+ * asynchronously and all anyone sees is a handshake that never came. Compiled plugins are the usual case.
+ */
+function assertExecutable(command: string, pluginDir: string): void {
+  if (!path.isAbsolute(command)) return; // a bare name is looked up on PATH by spawn
+  try {
+    fs.accessSync(command, fs.constants.X_OK);
+  } catch (e) {
+    const missing = (e as NodeJS.ErrnoException).code === "ENOENT";
+    const build = ["build.sh", "Makefile", "Cargo.toml", "go.mod"].find((f) => fs.existsSync(path.join(pluginDir, f)));
+    throw new Error(
+      `${missing ? "command not found" : "command is not executable"}: ${command}` +
+        (missing && build ? ` — build the plugin first (its folder has ${build})` : ""),
+    );
   }
 }
