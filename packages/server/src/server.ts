@@ -162,6 +162,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
       metrics,
       bus,
       config,
+      timers,
     },
     logger,
   );

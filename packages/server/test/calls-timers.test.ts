@@ -72,6 +72,9 @@ describe("timers", () => {
     const t = server.timers.list().find((x) => x.entry === "tick")!;
     expect(t.interval_ms).toBe(100);
     expect(t.skipped).toBeGreaterThan(0);
+    const listed = (await (await fetch(`${server.url}/plugin/timers?plugin_id=ticker`)).json()) as any;
+    expect(listed.timers).toEqual([expect.objectContaining({ plugin: "ticker", entry: "tick", interval_ms: 100 })]);
+    expect(listed.timers[0].skipped).toBeGreaterThan(0);
     const res = await fetch(`${server.url}/runs?plugin_id=ticker`);
     const { runs } = (await res.json()) as { runs: any[] };
     expect(runs.length).toBeGreaterThanOrEqual(2);

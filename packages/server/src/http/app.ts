@@ -15,6 +15,7 @@ import { messageRoutes } from "./routes/messages.js";
 import { metricsRoutes } from "./routes/metrics.js";
 import { pluginRoutes } from "./routes/plugins.js";
 import { runRoutes } from "./routes/runs.js";
+import { timerRoutes } from "./routes/timers.js";
 import { uploadRoutes } from "./routes/uploads.js";
 import { ErrorSchema } from "./schemas.js";
 import { adminSocketRoute } from "./ws/admin-socket.js";
@@ -71,6 +72,7 @@ export async function buildApp(ctx: AppContext, logger: Logger): Promise<Fastify
   pluginRoutes(app, ctx);
   runRoutes(app, ctx);
   messageRoutes(app, ctx);
+  timerRoutes(app, ctx);
   logRoutes(app, ctx);
   metricsRoutes(app, ctx);
   configRoutes(app, ctx);

@@ -8,6 +8,7 @@ import type { MetricsService } from "../metrics/metrics-service.js";
 import type { RunEngine } from "../runs/engine.js";
 import type { RunTokens } from "../runs/tokens.js";
 import type { Storage } from "../store/types.js";
+import type { TimerScheduler } from "../timers/scheduler.js";
 
 /** What the routes need; built once by server.ts. */
 export interface AppContext {
@@ -27,4 +28,6 @@ export interface AppContext {
   bus: LocalBus;
   /** Plugin config files and profiles; one instance, so HTTP writes and plugins' own updates share its locks. */
   config: ConfigService;
+  /** Host-fired interval timers (GET /plugin/timers). */
+  timers: TimerScheduler;
 }
