@@ -98,6 +98,8 @@ class Registry:
         self.capabilities: List[str] = ["cancel", "progress", "output", "export"]
         #: Extra fields for the handshake result (routes, …).
         self.handshake_extra: Dict[str, Any] = {}
+        #: ``health() -> {status: "ok" | "degraded", details?}`` answers ``plugin/health``; None = always ok.
+        self.health: Optional[Callable[[], Dict[str, Any]]] = None
 
     def add_entry(self, spec: EntrySpec) -> EntrySpec:
         if spec.id in self.entries:

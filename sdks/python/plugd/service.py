@@ -309,6 +309,12 @@ class Service:
             self.loop_thread.start_in_background()
 
     def _on_health(self, params: Any, inc: Incoming) -> Any:
+        check = self.registry.health
+        if check is not None:
+            try:
+                return check()
+            except Exception as e:
+                return {"status": "degraded", "details": {"error": "health check failed: %s" % (e,)}}
         return {"status": "ok"}
 
     def _on_shutdown(self, params: Any, inc: Incoming) -> Any:
