@@ -123,12 +123,18 @@ export function parseManifest(file: string, text: string): PluginManifest {
   const protocol = versionRanges(p.protocol, "plugin.protocol", problems, warnings);
   const dependencies = dependencyList(p, problems, warnings);
   const restart = restartPolicy(p.restart ?? {}, problems);
-  const permissions = { reverseRpc: p.permissions?.reverse_rpc ?? false, call: p.permissions?.call ?? [] };
+  const launch = startSpec(p, dir, cwd, env, problems, warnings);
+  if (problems.length > 0 || !launch) return fail(problems);
+  // N.E.K.O has no permission table: every plugin may push messages, update its config and call other plugins. A
+  // N.E.K.O-layout plugin ("module:Class" entry) without [plugin.permissions] keeps that, so it runs unmodified.
+  const neko = launch.pythonEntry !== undefined && p.permissions === undefined;
+  const permissions = {
+    reverseRpc: p.permissions?.reverse_rpc ?? neko,
+    call: p.permissions?.call ?? (neko ? ["*"] : []),
+  };
   if (permissions.call.length > 0 && !permissions.reverseRpc) {
     warnings.push("plugin.permissions.call has no effect while plugin.permissions.reverse_rpc is false");
   }
-  const launch = startSpec(p, dir, cwd, env, problems, warnings);
-  if (problems.length > 0 || !launch) return fail(problems);
 
   const L = p.limits ?? {};
   const config: Record<string, unknown> = {};

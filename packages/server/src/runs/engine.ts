@@ -296,7 +296,7 @@ export class RunEngine {
         timeoutMs,
         signal: live.abort.signal,
         cancelSignal: live.cancel.signal,
-        ...(run.parent_run_id ? { meta: { parentRunId: run.parent_run_id } } : {}),
+        ...invokeMeta(run),
         onStart: () => {
           if (run.status !== "queued") return;
           run.started_at = now();
@@ -516,6 +516,16 @@ function stripCtx(args: Record<string, unknown>): Record<string, unknown> {
   if (!("_ctx" in args)) return args;
   const { _ctx, ...rest } = args;
   return rest;
+}
+
+/** The invoke's `meta`: the parent run, and the caller's `_ctx` (N.E.K.O entries receive it as an argument). */
+function invokeMeta(run: RunRecord): { meta?: Record<string, unknown> } {
+  const ctx = run.args._ctx;
+  const meta: Record<string, unknown> = {
+    ...(run.parent_run_id ? { parentRunId: run.parent_run_id } : {}),
+    ...(typeof ctx === "object" && ctx !== null && !Array.isArray(ctx) ? { ctx } : {}),
+  };
+  return Object.keys(meta).length ? { meta } : {};
 }
 
 function toRunError(err: RpcError): RunError {
