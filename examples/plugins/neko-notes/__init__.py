@@ -62,14 +62,14 @@ class NotesPlugin(NekoPluginBase):
 
     # An async entry with progress and exports of the run it serves.
     @plugin_entry(id="summarize", description="Summarizes the notes, step by step.", timeout=30)
-    async def summarize(self, _ctx=None, **_):
+    async def summarize(self, delay_ms: int = 10, _ctx=None, **_):
         notes = unwrap_or(await self.store.get("notes"), []) or []
         lines = []
         for i, note in enumerate(notes, 1):
             await self.run_update(progress=i / max(len(notes), 1), stage="reading", message="note %d" % i,
                                   step=i, step_total=len(notes))
             lines.append("- " + note["text"])
-            await asyncio.sleep(0.01)
+            await asyncio.sleep(delay_ms / 1000)
         summary = "%d note(s)\n%s" % (len(notes), "\n".join(lines))
         await self.export_push(export_type="text", text=summary, label="summary")
         await self.export_push(export_type="json", json_data={"count": len(notes)}, label="stats")

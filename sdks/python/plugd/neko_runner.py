@@ -613,7 +613,8 @@ def _background(rt: NekoRuntime, call: Callable[..., Any], fn: Callable[..., Any
 # -- main -------------------------------------------------------------------------------------------------------
 
 def _die(message: str, code: int) -> None:
-    sys.stderr.write("plugd.neko_runner: %s\n" % message)
+    # "ERROR:" lets the host log the line at error level (it shows in GET /plugins stderr_tail and the plugin's log).
+    sys.stderr.write("ERROR: plugd.neko_runner: %s\n" % message)
     sys.stderr.flush()
     os._exit(code)
 
