@@ -165,17 +165,57 @@ def load_class(entry: str, plugin_dir: Optional[str] = None) -> Any:
 
 
 def read_manifest(plugin_dir: str) -> Dict[str, Any]:
-    """plugin.toml as a dict where the standard library can read TOML (3.11+, or tomli if installed); else {}."""
+    """plugin.toml as a dict: tomllib (3.11+) or tomli if installed, else the scalar keys of its tables (enough for
+    what the runner reads: ``[plugin] id/version``, ``[plugin_runtime] startup_failure``). {} if unreadable."""
     path = os.path.join(plugin_dir, "plugin.toml")
+    try:
+        with open(path, "rb") as f:
+            data = f.read()
+    except OSError:
+        return {}
     try:
         try:
             import tomllib as toml  # type: ignore[import-not-found]
         except ImportError:
             import tomli as toml  # type: ignore[import-not-found,no-redef]
-        with open(path, "rb") as f:
-            return toml.load(f)
+    except ImportError:
+        return _scalar_toml(data.decode("utf-8", "replace"))
+    try:
+        return toml.loads(data.decode("utf-8"))
     except Exception:
         return {}
+
+
+def _scalar_toml(text: str) -> Dict[str, Any]:
+    """``[a.b]`` tables and their ``key = "string" | 'string' | true | false | number`` lines; the rest is skipped."""
+    out: Dict[str, Any] = {}
+    table = out
+    for raw in text.splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and not line.startswith("[["):
+            table = out
+            for part in line.strip("[]").split("."):
+                part = part.strip().strip('"')
+                nxt = table.get(part)
+                table = table.setdefault(part, {}) if nxt is None or isinstance(nxt, dict) else {}
+            continue
+        key, sep, value = line.partition("=")
+        key, value = key.strip().strip('"'), value.strip()
+        if not sep or not key:
+            continue
+        if value[:1] in ('"', "'") and value.count(value[0]) >= 2:
+            table[key] = value[1:value.index(value[0], 1)]
+        elif value.split("#")[0].strip() in ("true", "false"):
+            table[key] = value.split("#")[0].strip() == "true"
+        else:
+            try:
+                num = value.split("#")[0].strip().replace("_", "")
+                table[key] = float(num) if any(c in num for c in ".eE") else int(num)
+            except ValueError:
+                pass
+    return out
 
 
 # -- the runtime the NekoContext is backed by -------------------------------------------------------------------

@@ -593,6 +593,26 @@ def test_params_model_is_validated_and_injected(neko, tmp_path):
     assert err["data"]["code"] == "INVALID_INPUT" and "city is required" in err["message"]
 
 
+def test_plugin_toml_scalars_are_read_without_tomllib():
+    from plugd.neko_runner import _scalar_toml
+
+    text = textwrap.dedent("""
+        # comment
+        [plugin]
+        id = "dice_roller"
+        version = '0.2.0'
+        keywords = ["a", "b"]
+        [plugin.store]
+        enabled = true
+        [plugin_runtime]
+        timeout = 15   # seconds
+        startup_failure = "fail"
+        ratio = 1.5
+        """)
+    assert _scalar_toml(text) == {"plugin": {"id": "dice_roller", "version": "0.2.0", "store": {"enabled": True}},
+                                  "plugin_runtime": {"timeout": 15, "startup_failure": "fail", "ratio": 1.5}}
+
+
 # -- loading ----------------------------------------------------------------------------------------------------
 
 def test_the_neko_builtin_entry_form_loads_the_folder_as_that_package(neko, tmp_path):
