@@ -75,7 +75,7 @@ function rawEcho() {
   let expected = 0;
   let got = 0;
   let onDone = null;
-  child.stdout.on("data", (c) => {
+  const seqData = (c) => {
     got += c.length;
     while (onDone && got >= expected) {
       got -= expected;
@@ -83,11 +83,15 @@ function rawEcho() {
       onDone = null;
       d();
     }
-  });
+  };
   return {
     child,
     seq(size, warm, n) {
       const msg = Buffer.alloc(size, 120);
+      // (Re)install the sequential reader: a pipelined run before replaces the data listener with its own.
+      child.stdout.removeAllListeners("data");
+      got = 0;
+      child.stdout.on("data", seqData);
       return new Promise((resolve) => {
         const lat = [];
         let i = 0;
