@@ -1,6 +1,7 @@
 import { ErrorCodes, type ErrorObject, RpcError, toErrorObject } from "./errors.js";
 import { DEFAULT_MAX_MESSAGE_BYTES, encodeFrame, FrameDecoder, type FrameSink } from "./framing.js";
-import type { RequestId, RequestMessage, ResponseMessage } from "./jsonrpc.js";
+import { IdTable } from "./id-table.js";
+import type { RequestId, ResponseMessage } from "./jsonrpc.js";
 import { Methods } from "./methods.js";
 
 /** The byte streams a peer talks over: a child's stdout/stdin on the host, process stdin/stdout in a plugin. */
@@ -55,15 +56,27 @@ export interface HandlerContext {
 export type RequestHandler = (params: any, ctx: HandlerContext) => unknown;
 export type NotificationHandler = (params: any) => void;
 
-interface Pending {
-  method: string;
-  resolve: (value: any) => void;
-  reject: (err: RpcError) => void;
+/**
+ * Where the answer to a request goes. `request()` makes one from its promise; a hot path that keeps its own promise
+ * per call (the host's invoke) passes its own object to `requestJson()` and saves a promise and its closures.
+ */
+export interface ResponseSink {
+  resolve(result: unknown): void;
+  reject(err: RpcError): void;
+}
+
+class Pending {
   /** performance.now() deadline, or 0 for none. */
-  deadline: number;
-  timeoutMs: number;
-  signal: AbortSignal | undefined;
-  onAbort: (() => void) | undefined;
+  deadline = 0;
+  onAbort: (() => void) | undefined = undefined;
+  onSoftCancel: (() => void) | undefined = undefined;
+  constructor(
+    readonly method: string,
+    readonly sink: ResponseSink,
+    readonly timeoutMs: number,
+    readonly signal: AbortSignal | undefined,
+    readonly cancelSignal: AbortSignal | undefined,
+  ) {}
 }
 
 const EAGER_FLUSH_CHARS = 16 * 1024;
@@ -93,10 +106,49 @@ class IncomingContext implements HandlerContext {
   }
 }
 
+/** The envelope every message of ours starts with; the receive fast path looks for it. */
+const ID_PREFIX = '{"jsonrpc":"2.0","id":';
+const METHOD_PREFIX = '{"jsonrpc":"2.0","method":"';
+const RESULT_KEY = ',"result":';
+const METHOD_KEY = ',"method":"';
+const PARAMS_KEY = '","params":';
+
+/** Method names quoted as JSON, so a request does not stringify its method name every time. */
+const quotedMethods = new Map<string, string>();
+function quoteMethod(method: string): string {
+  let q = quotedMethods.get(method);
+  if (q === undefined) {
+    q = JSON.stringify(method);
+    if (quotedMethods.size < 256) quotedMethods.set(method, q);
+  }
+  return q;
+}
+
+function quoteId(id: RequestId): string {
+  return typeof id === "number" ? String(id) : JSON.stringify(id);
+}
+
+/** A response is built as text around the result: one stringify of the result instead of an envelope object. */
+function resultText(id: RequestId, value: unknown): string {
+  const result = value === undefined ? "null" : (JSON.stringify(value) ?? "null");
+  return `{"jsonrpc":"2.0","id":${quoteId(id)},"result":${result}}`;
+}
+
+function errorText(id: RequestId | null, error: ErrorObject): string {
+  return JSON.stringify({ jsonrpc: "2.0", id, error });
+}
+
+/** What dispatching one message gives back: the response to send as JSON text (maybe later), or nothing. */
+type Reply = string | Promise<string | undefined> | undefined;
+
 /**
  * A JSON-RPC 2.0 peer: sends requests and notifications, answers the other side's, matches responses, handles
  * `$/cancelRequest`, per-request timeouts and batches. Outgoing messages written in the same event-loop turn are
  * coalesced into one write; every message a chunk holds is dispatched in the same turn.
+ *
+ * Hot path (see bench/invoke-cpu.mjs): envelopes are written as text around one `JSON.stringify` of the params or the
+ * result, and a received message whose envelope has exactly that shape is read without parsing the envelope: only
+ * its params or result go through `JSON.parse`. Anything else takes the general path.
  */
 export class RpcPeer {
   private readonly decoder: FrameDecoder;
@@ -104,7 +156,7 @@ export class RpcPeer {
   private readonly requestTimeoutMs: number;
   private readonly requestHandlers = new Map<string, RequestHandler>();
   private readonly notificationHandlers = new Map<string, NotificationHandler>();
-  private readonly pending = new Map<RequestId, Pending>();
+  private readonly pending = new IdTable<Pending>();
   private readonly incoming = new Map<RequestId, IncomingContext>();
   private readonly closeListeners: Array<(reason: string) => void> = [];
   private fallbackNotification: ((method: string, params: unknown) => void) | undefined;
@@ -113,6 +165,7 @@ export class RpcPeer {
   private sweepAt = 0;
   private out = "";
   private flushScheduled = false;
+  private readonly flushLater = () => this.flush();
   private closedReason: string | undefined;
   private readonly onData: (chunk: Buffer) => void;
   private readonly onEnd: () => void;
@@ -175,55 +228,71 @@ export class RpcPeer {
   }
 
   request<R = unknown>(method: string, params?: unknown, opts: RequestOptions = {}): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      const sink: ResponseSink = { resolve: resolve as (v: unknown) => void, reject };
+      // Stringified in here so a params that cannot be serialized (a cycle, a BigInt) rejects instead of throwing.
+      this.requestJson(method, params === undefined ? undefined : JSON.stringify(params), opts, sink);
+    });
+  }
+
+  /**
+   * `request()` for a hot path: `paramsJson` is the params already serialized (undefined for none), and the answer,
+   * or the reason there is none (CONNECTION_CLOSED, CANCELLED, TIMEOUT, MESSAGE_TOO_LARGE), goes to `sink` exactly
+   * once — synchronously if the request cannot be sent at all.
+   */
+  requestJson(method: string, paramsJson: string | undefined, opts: RequestOptions, sink: ResponseSink): void {
     if (this.closedReason !== undefined) {
-      return Promise.reject(
+      sink.reject(
         RpcError.of("CONNECTION_CLOSED", `cannot send '${method}': connection closed (${this.closedReason})`),
       );
+      return;
     }
-    const { signal } = opts;
+    const signal = opts.signal;
     if (signal?.aborted) {
-      return Promise.reject(RpcError.of("CANCELLED", `'${method}' was cancelled before it was sent`));
+      sink.reject(RpcError.of("CANCELLED", `'${method}' was cancelled before it was sent`));
+      return;
     }
     const id = this.nextId++;
-    // The envelope is spliced as text: one stringify of the params instead of a wrapper object per request.
     const json =
-      params === undefined
-        ? `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)}}`
-        : `{"jsonrpc":"2.0","id":${id},"method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}`;
+      paramsJson === undefined
+        ? `{"jsonrpc":"2.0","id":${id},"method":${quoteMethod(method)}}`
+        : `{"jsonrpc":"2.0","id":${id},"method":${quoteMethod(method)},"params":${paramsJson}}`;
     if (json.length > this.maxMessageBytes && Buffer.byteLength(json) > this.maxMessageBytes) {
-      return Promise.reject(this.tooLarge(method, Buffer.byteLength(json)));
+      sink.reject(this.tooLarge(method, Buffer.byteLength(json)));
+      return;
     }
-    return new Promise<R>((resolve, reject) => {
-      const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
-      const timed = timeoutMs > 0 && Number.isFinite(timeoutMs);
-      const p: Pending = { method, resolve, reject, deadline: 0, timeoutMs, signal, onAbort: undefined };
-      if (timed) {
-        p.deadline = performance.now() + timeoutMs;
-        this.armTimeouts(p.deadline);
+    const timeoutMs = opts.timeoutMs ?? this.requestTimeoutMs;
+    const soft = opts.cancelSignal;
+    const p = new Pending(method, sink, timeoutMs, signal, soft);
+    if (timeoutMs > 0 && Number.isFinite(timeoutMs)) {
+      p.deadline = performance.now() + timeoutMs;
+      this.armTimeouts(p.deadline);
+    }
+    if (signal) {
+      p.onAbort = () => this.abandon(id, RpcError.of("CANCELLED", `'${method}' was cancelled by the caller`));
+      signal.addEventListener("abort", p.onAbort, { once: true });
+    }
+    if (soft) {
+      const ask = () => {
+        if (this.pending.has(id)) this.notify(Methods.cancelRequest, { id });
+      };
+      if (soft.aborted) queueMicrotask(ask);
+      else {
+        p.onSoftCancel = ask;
+        soft.addEventListener("abort", ask, { once: true });
       }
-      if (signal) {
-        p.onAbort = () => this.abandon(id, RpcError.of("CANCELLED", `'${method}' was cancelled by the caller`));
-        signal.addEventListener("abort", p.onAbort, { once: true });
-      }
-      const soft = opts.cancelSignal;
-      if (soft) {
-        const ask = () => {
-          if (this.pending.has(id)) this.notify(Methods.cancelRequest, { id });
-        };
-        if (soft.aborted) queueMicrotask(ask);
-        else soft.addEventListener("abort", ask, { once: true });
-      }
-      this.pending.set(id, p);
-      this.send(json);
-    });
+    }
+    this.pending.set(id, p);
+    this.send(json);
   }
 
   notify(method: string, params?: unknown): void {
     if (this.closedReason !== undefined) return;
+    const paramsJson = params === undefined ? undefined : JSON.stringify(params);
     const json =
-      params === undefined
-        ? `{"jsonrpc":"2.0","method":${JSON.stringify(method)}}`
-        : `{"jsonrpc":"2.0","method":${JSON.stringify(method)},"params":${JSON.stringify(params)}}`;
+      paramsJson === undefined
+        ? `{"jsonrpc":"2.0","method":${quoteMethod(method)}}`
+        : `{"jsonrpc":"2.0","method":${quoteMethod(method)},"params":${paramsJson}}`;
     if (json.length > this.maxMessageBytes && Buffer.byteLength(json) > this.maxMessageBytes) {
       throw this.tooLarge(method, Buffer.byteLength(json));
     }
@@ -248,9 +317,9 @@ export class RpcPeer {
     this.flush();
     this.closedReason = reason;
     this.reader.removeListener("data", this.onData);
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.entries()) {
       this.settle(id, p);
-      p.reject(
+      p.sink.reject(
         RpcError.of("CONNECTION_CLOSED", `connection closed before '${p.method}' (id ${id}) was answered: ${reason}`, {
           method: p.method,
           reason,
@@ -273,7 +342,7 @@ export class RpcPeer {
     }
     if (!this.flushScheduled) {
       this.flushScheduled = true;
-      setImmediate(() => this.flush());
+      setImmediate(this.flushLater);
     }
   }
 
@@ -293,7 +362,7 @@ export class RpcPeer {
     this.sweepAt = 0;
     const now = performance.now();
     let next = Number.POSITIVE_INFINITY;
-    for (const [id, p] of this.pending) {
+    for (const [id, p] of this.pending.entries()) {
       if (p.deadline === 0) continue;
       if (p.deadline <= now) {
         this.abandon(
@@ -321,13 +390,13 @@ export class RpcPeer {
     this.settle(id, p);
     // Tell the other side to stop working on it; it may still answer, which we then ignore.
     this.notify(Methods.cancelRequest, { id });
-    p.reject(err);
+    p.sink.reject(err);
   }
 
   private settle(id: RequestId, p: Pending): void {
     this.pending.delete(id);
-
     if (p.onAbort) p.signal!.removeEventListener("abort", p.onAbort);
+    if (p.onSoftCancel) p.cancelSignal!.removeEventListener("abort", p.onSoftCancel);
   }
 
   private warn(w: ProtocolWarning): void {
@@ -343,53 +412,125 @@ export class RpcPeer {
     if (parsedId === undefined) return;
     const err = RpcError.of("MESSAGE_TOO_LARGE", message, { bytes: length, limit });
     if (isRequest) {
-      this.respond({ jsonrpc: "2.0", id: parsedId, error: err.toObject() });
+      this.respond(errorText(parsedId, err.toObject()));
     } else {
       const p = this.pending.get(parsedId);
       if (p) {
         this.settle(parsedId, p);
-        p.reject(err);
+        p.sink.reject(err);
       }
     }
   }
 
   private receive(body: string): void {
+    if (body.startsWith(ID_PREFIX)) {
+      if (this.receiveWithId(body)) return;
+    } else if (body.startsWith(METHOD_PREFIX)) {
+      if (this.receiveNotification(body)) return;
+    }
+    this.receiveGeneral(body);
+  }
+
+  /**
+   * Fast path for `{"jsonrpc":"2.0","id":<digits>,` followed by `"result":R}` or `"method":"m"[,"params":P]}`: reads
+   * the envelope from the text and parses only R or P. Returns false, having done nothing, for any other shape (an
+   * error response, a string id, whitespace, extra members, bad JSON), which the general path then handles.
+   */
+  private receiveWithId(body: string): boolean {
+    const n = body.length;
+    let i = ID_PREFIX.length;
+    let c = body.charCodeAt(i);
+    if (c < 0x31 || c > 0x39) return false; // 1-9: no leading zero, sign or string id
+    let id = c - 0x30;
+    for (c = body.charCodeAt(++i); c >= 0x30 && c <= 0x39; c = body.charCodeAt(++i)) id = id * 10 + (c - 0x30);
+    if (i - ID_PREFIX.length > 15 || c !== 0x2c || body.charCodeAt(n - 1) !== 0x7d) return false;
+    if (body.startsWith(RESULT_KEY, i)) {
+      let result: unknown;
+      try {
+        result = JSON.parse(body.slice(i + RESULT_KEY.length, n - 1));
+      } catch {
+        return false;
+      }
+      this.resolvePending(id, result);
+      return true;
+    }
+    if (!body.startsWith(METHOD_KEY, i)) return false;
+    const methodStart = i + METHOD_KEY.length;
+    const methodEnd = plainStringEnd(body, methodStart);
+    if (methodEnd < 0) return false;
+    let params: unknown;
+    if (methodEnd === n - 2) {
+      params = undefined; // `"}`: no params
+    } else if (body.startsWith(PARAMS_KEY, methodEnd)) {
+      try {
+        params = JSON.parse(body.slice(methodEnd + PARAMS_KEY.length, n - 1));
+      } catch {
+        return false;
+      }
+    } else {
+      return false;
+    }
+    this.sendReply(this.dispatchRequest(id, body.slice(methodStart, methodEnd), params));
+    return true;
+  }
+
+  /** Fast path for `{"jsonrpc":"2.0","method":"m"[,"params":P]}`, as receiveWithId. */
+  private receiveNotification(body: string): boolean {
+    const n = body.length;
+    const methodEnd = plainStringEnd(body, METHOD_PREFIX.length);
+    if (methodEnd < 0 || body.charCodeAt(n - 1) !== 0x7d) return false;
+    let params: unknown;
+    if (methodEnd === n - 2) {
+      params = undefined;
+    } else if (body.startsWith(PARAMS_KEY, methodEnd)) {
+      try {
+        params = JSON.parse(body.slice(methodEnd + PARAMS_KEY.length, n - 1));
+      } catch {
+        return false;
+      }
+    } else {
+      return false;
+    }
+    this.dispatchNotification(body.slice(METHOD_PREFIX.length, methodEnd), params);
+    return true;
+  }
+
+  private receiveGeneral(body: string): void {
     let msg: unknown;
     try {
       msg = JSON.parse(body);
     } catch (e) {
       this.warn({ kind: "parse_error", message: (e as Error).message, text: body.slice(0, 200) });
-      this.respond({
-        jsonrpc: "2.0",
-        id: null,
-        error: { code: ErrorCodes.PARSE_ERROR, message: `parse error: ${(e as Error).message}` },
-      });
+      this.respond(errorText(null, { code: ErrorCodes.PARSE_ERROR, message: `parse error: ${(e as Error).message}` }));
       return;
     }
     if (Array.isArray(msg)) {
       this.receiveBatch(msg);
       return;
     }
-    const reply = this.dispatch(msg);
+    this.sendReply(this.dispatch(msg));
+  }
+
+  private sendReply(reply: Reply): void {
     if (reply === undefined) return;
-    if (reply instanceof Promise) reply.then((r) => r && this.respond(r));
-    else this.respond(reply);
+    if (typeof reply === "string") this.respond(reply);
+    else reply.then((r) => r !== undefined && this.respond(r));
   }
 
   private receiveBatch(items: unknown[]): void {
     if (items.length === 0) {
-      this.respond({ jsonrpc: "2.0", id: null, error: { code: ErrorCodes.INVALID_REQUEST, message: "empty batch" } });
+      this.respond(errorText(null, { code: ErrorCodes.INVALID_REQUEST, message: "empty batch" }));
       return;
     }
     const replies = items.map((m) => this.dispatch(m));
     void Promise.all(replies).then((rs) => {
-      const answers = rs.filter((r): r is ResponseMessage => r !== undefined);
-      if (answers.length > 0 && this.closedReason === undefined) this.send(JSON.stringify(answers));
+      const answers = rs.filter((r): r is string => r !== undefined);
+      if (answers.length > 0 && this.closedReason === undefined) this.send(`[${answers.join(",")}]`);
     });
   }
 
-  /** Handles one message; returns the response to send for a request (maybe later), nothing otherwise. */
-  private dispatch(raw: unknown): ResponseMessage | Promise<ResponseMessage | undefined> | undefined {
+  /** Handles one parsed message; returns the response to send for a request (maybe later), nothing otherwise. */
+  private dispatch(raw: unknown): Reply {
     if (typeof raw !== "object" || raw === null || (raw as { jsonrpc?: unknown }).jsonrpc !== "2.0") {
       return this.invalid(raw, 'not a JSON-RPC 2.0 message (missing jsonrpc: "2.0")');
     }
@@ -401,7 +542,7 @@ export class RpcPeer {
       }
       if (typeof m.id !== "number" && typeof m.id !== "string")
         return this.invalid(raw, "id must be a number or string");
-      return this.dispatchRequest(m as RequestMessage);
+      return this.dispatchRequest(m.id, m.method, m.params);
     }
     if (m.method !== undefined) return this.invalid(raw, "method must be a string");
     if ("result" in m || "error" in m) {
@@ -411,7 +552,7 @@ export class RpcPeer {
     return this.invalid(raw, "neither a request, a notification nor a response");
   }
 
-  private invalid(raw: unknown, why: string): ResponseMessage | undefined {
+  private invalid(raw: unknown, why: string): string | undefined {
     this.warn({ kind: "invalid_message", message: why, text: JSON.stringify(raw)?.slice(0, 200) });
     const id = (raw as { id?: unknown } | null)?.id;
     // Answer only what looks like a request; answering an invalid response would start a ping-pong.
@@ -422,11 +563,10 @@ export class RpcPeer {
     ) {
       return undefined;
     }
-    return {
-      jsonrpc: "2.0",
-      id: typeof id === "number" || typeof id === "string" ? id : null,
-      error: { code: ErrorCodes.INVALID_REQUEST, message: `invalid request: ${why}` },
-    };
+    return errorText(typeof id === "number" || typeof id === "string" ? id : null, {
+      code: ErrorCodes.INVALID_REQUEST,
+      message: `invalid request: ${why}`,
+    });
   }
 
   private dispatchNotification(method: string, params: unknown): void {
@@ -447,65 +587,106 @@ export class RpcPeer {
     }
   }
 
-  private dispatchRequest(req: RequestMessage): ResponseMessage | Promise<ResponseMessage | undefined> {
-    const handler = this.requestHandlers.get(req.method);
+  private dispatchRequest(id: RequestId, method: string, params: unknown): Reply {
+    const handler = this.requestHandlers.get(method);
     if (!handler) {
-      return {
-        jsonrpc: "2.0",
-        id: req.id,
-        error: { code: ErrorCodes.METHOD_NOT_FOUND, message: `method not found: ${req.method}` },
-      };
+      return errorText(id, { code: ErrorCodes.METHOD_NOT_FOUND, message: `method not found: ${method}` });
     }
-    const ctx = new IncomingContext(req.id, req.method);
+    const ctx = new IncomingContext(id, method);
     let result: unknown;
     try {
-      result = handler(req.params, ctx);
+      result = handler(params, ctx);
     } catch (e) {
-      return { jsonrpc: "2.0", id: req.id, error: toErrorObject(e) };
+      return errorText(id, toErrorObject(e));
     }
-    if (!(result instanceof Promise)) return this.answer(req.id, result);
-    this.incoming.set(req.id, ctx);
+    // A synchronous handler is answered synchronously: no promise, no microtask hop.
+    if (!(result instanceof Promise)) return this.answer(id, result);
+    this.incoming.set(id, ctx);
     return result.then(
       (value) => {
-        this.incoming.delete(req.id);
-        return this.closedReason === undefined ? this.answer(req.id, value) : undefined;
+        this.incoming.delete(id);
+        return this.closedReason === undefined ? this.answer(id, value) : undefined;
       },
       (e) => {
-        this.incoming.delete(req.id);
+        this.incoming.delete(id);
         if (this.closedReason !== undefined) return undefined;
         const err: ErrorObject =
           ctx.cancelled && !(e instanceof RpcError)
             ? RpcError.of("CANCELLED", "the request was cancelled").toObject()
             : toErrorObject(e);
-        return { jsonrpc: "2.0", id: req.id, error: err };
+        return errorText(id, err);
       },
     );
   }
 
-  private answer(id: RequestId, value: unknown): ResponseMessage {
-    return { jsonrpc: "2.0", id, result: value === undefined ? null : value };
+  private answer(id: RequestId, value: unknown): string {
+    try {
+      return resultText(id, value);
+    } catch (e) {
+      // A cycle or a BigInt in the result: the caller gets an error instead of the handler's process crashing.
+      return errorText(id, {
+        code: ErrorCodes.INTERNAL_ERROR,
+        message: `the result could not be serialized as JSON: ${(e as Error).message}`,
+      });
+    }
   }
 
-  private respond(res: ResponseMessage): void {
+  private respond(json: string): void {
     if (this.closedReason !== undefined) return;
-    const json = JSON.stringify(res);
     if (json.length > this.maxMessageBytes && Buffer.byteLength(json) > this.maxMessageBytes) {
       const err = this.tooLarge("response", Buffer.byteLength(json));
-      this.send(JSON.stringify({ jsonrpc: "2.0", id: res.id, error: err.toObject() }));
+      this.send(errorText(responseId(json), err.toObject()));
       return;
     }
     this.send(json);
   }
 
   private dispatchResponse(res: ResponseMessage): void {
-    const p = res.id === null ? undefined : this.pending.get(res.id);
-    if (!p) {
-      // Late answers to requests we timed out or cancelled end up here; that is expected, not an error.
-      this.warn({ kind: "unknown_response", message: `response for unknown request id ${String(res.id)}` });
+    if ("error" in res && res.error) {
+      const p = res.id === null ? undefined : this.pending.get(res.id);
+      if (!p) {
+        this.unknownResponse(res.id);
+        return;
+      }
+      this.settle(res.id!, p);
+      p.sink.reject(RpcError.fromObject(res.error));
       return;
     }
-    this.settle(res.id!, p);
-    if ("error" in res && res.error) p.reject(RpcError.fromObject(res.error));
-    else p.resolve((res as { result: unknown }).result);
+    this.resolvePending(res.id, (res as { result: unknown }).result);
   }
+
+  private resolvePending(id: RequestId | null, result: unknown): void {
+    const p = id === null ? undefined : this.pending.get(id);
+    if (!p) {
+      this.unknownResponse(id);
+      return;
+    }
+    this.settle(id!, p);
+    p.sink.resolve(result);
+  }
+
+  private unknownResponse(id: RequestId | null): void {
+    // Late answers to requests we timed out or cancelled end up here; that is expected, not an error.
+    this.warn({ kind: "unknown_response", message: `response for unknown request id ${String(id)}` });
+  }
+}
+
+/**
+ * End of a JSON string body that starts at `from` and holds no escapes or control characters (a method name as
+ * written by every SDK): the index of its closing quote, or -1 when it is anything else.
+ */
+function plainStringEnd(s: string, from: number): number {
+  const n = s.length;
+  for (let j = from; j < n; j++) {
+    const c = s.charCodeAt(j);
+    if (c === 0x22) return j;
+    if (c === 0x5c || c < 0x20) return -1;
+  }
+  return -1;
+}
+
+/** The id of a response we built ourselves (resultText), for the error that replaces it when it is too large. */
+function responseId(json: string): RequestId | null {
+  const m = /^\{"jsonrpc":"2\.0","id":(\d+|"(?:[^"\\]|\\.)*"|null)/.exec(json);
+  return m ? JSON.parse(m[1]!) : null;
 }

@@ -120,8 +120,12 @@ interface HostEvents {
 
 interface ActiveRun extends InvokeCallbacks {
   plugin: string;
-  chain: string[];
+  /** Plugin ids of the calls this run is nested in (its chain is these plus `plugin`). */
+  callers: readonly string[];
 }
+
+const NO_OPTIONS: HostInvokeOptions = Object.freeze({});
+const NO_CALLERS: readonly string[] = Object.freeze([]);
 
 /**
  * The plugin host: the library the server uses. Loads a plugins folder, keeps each plugin running through its
@@ -290,13 +294,13 @@ export class PluginHost extends EventEmitter<HostEvents> {
    * ENTRY_NOT_FOUND, INVALID_INPUT (input checked against the entry's schema first), BUSY, TIMEOUT, CANCELLED,
    * PLUGIN_CRASHED, CIRCULAR_CALL, or the plugin's own error.
    */
-  invoke(pluginId: string, entryId: string, input: unknown, opts: HostInvokeOptions = {}): Promise<unknown> {
+  invoke(pluginId: string, entryId: string, input: unknown, opts: HostInvokeOptions = NO_OPTIONS): Promise<unknown> {
     let sup: PluginSupervisor;
     let entry: EntryInfo;
-    const chain = opts.callChain ?? [];
+    const chain = opts.callChain;
     try {
       sup = this.supervisor(pluginId);
-      if (chain.includes(pluginId)) {
+      if (chain?.includes(pluginId)) {
         throw RpcError.of(
           "CIRCULAR_CALL",
           `calling '${pluginId}' again would close a cycle: ${[...chain, pluginId].join(" → ")}`,
@@ -311,25 +315,33 @@ export class PluginHost extends EventEmitter<HostEvents> {
     }
     const runId = opts.runId ?? `call-${++this.callSeq}`;
     const timeoutMs = opts.timeoutMs ?? entry.timeoutMs ?? sup.manifest.limits.rpcTimeoutMs;
-    this.runs.set(runId, {
-      plugin: pluginId,
-      chain: chain.length ? [...chain, pluginId] : [pluginId],
-      onProgress: opts.onProgress,
-      onOutput: opts.onOutput,
-      onExport: opts.onExport,
-      onLog: opts.onLog,
-    });
+    const nested = chain !== undefined && chain.length > 0;
+    // The run is registered only if something is routed to it: its callbacks, or its place in a chain of nested
+    // calls. A plain call needs neither: a nested call whose parent is not registered gets the chain [caller], which
+    // is what the parent's entry would have said. (A Map entry per call was ~10% of the host's CPU per invoke.)
+    let onSettled: (() => void) | undefined;
+    if (nested || opts.onProgress || opts.onOutput || opts.onExport || opts.onLog) {
+      this.runs.set(runId, {
+        plugin: pluginId,
+        callers: nested ? chain : NO_CALLERS,
+        onProgress: opts.onProgress,
+        onOutput: opts.onOutput,
+        onExport: opts.onExport,
+        onLog: opts.onLog,
+      });
+      onSettled = () => this.runs.delete(runId);
+    }
     const params: InvokeParams = { runId, entry: entryId, input };
-    if (chain.length) params.callChain = chain;
+    if (nested) params.callChain = chain;
     if (opts.meta) params.meta = opts.meta;
     return sup.invoke(params, {
       // A nested call must not wait for a slot: the slots may be held by its own callers (deadlock).
-      noQueue: chain.length > 0,
+      noQueue: nested,
       timeoutMs,
       signal: opts.signal,
       cancelSignal: opts.cancelSignal,
       onStart: opts.onStart,
-      onSettled: () => this.runs.delete(runId),
+      onSettled,
     });
   }
 
@@ -488,7 +500,7 @@ export class PluginHost extends EventEmitter<HostEvents> {
       });
     }
     const parent = p.parentRunId ? this.runs.get(p.parentRunId) : undefined;
-    const chain = parent?.chain ?? [caller.id];
+    const chain = parent ? [...parent.callers, parent.plugin] : [caller.id];
     if (chain.includes(p.plugin)) {
       // Refused before anything is queued: waiting would deadlock (A → B → A).
       throw RpcError.of(

@@ -1,4 +1,12 @@
-import { type EntryInfo, type InvokeParams, Methods, RpcError, type RpcPeer } from "@plugd/protocol";
+import {
+  type EntryInfo,
+  encodeInvokeParams,
+  type InvokeParams,
+  Methods,
+  type ResponseSink,
+  RpcError,
+  type RpcPeer,
+} from "@plugd/protocol";
 import type { PluginManifest } from "../manifest/types.js";
 import { RestartTracker } from "./backoff.js";
 import { ConcurrencyLimiter } from "./concurrency.js";
@@ -232,22 +240,36 @@ export class PluginSupervisor {
     const inst = this.instance!;
     opts.onStart?.();
     params.timeoutMs = timeoutMs;
-    return inst.peer
-      .request(Methods.invoke, params, { timeoutMs, signal: opts.signal, cancelSignal: opts.cancelSignal })
-      .then(
-        (res) => {
-          this.limiter.release();
-          opts.onSettled?.();
-          return res !== null && typeof res === "object" && "output" in res ? (res as { output: unknown }).output : res;
-        },
-        (e: unknown) => {
-          this.limiter.release();
-          opts.onSettled?.();
-          return this.explainFailure(e, inst).then((err) => {
-            throw err;
-          });
-        },
+    const call = new InvokeCall(this, inst, opts.onSettled);
+    const promise = new Promise<unknown>((resolve, reject) => {
+      call.done = resolve;
+      call.fail = reject;
+    });
+    let json: string;
+    try {
+      json = encodeInvokeParams(params);
+    } catch (e) {
+      call.reject(
+        RpcError.of("INVALID_INPUT", `the input cannot be sent as JSON: ${(e as Error).message}`, {
+          plugin: this.id,
+          entry: params.entry,
+        }),
       );
+      return promise;
+    }
+    inst.peer.requestJson(
+      Methods.invoke,
+      json,
+      { timeoutMs, signal: opts.signal, cancelSignal: opts.cancelSignal },
+      call,
+    );
+    return promise;
+  }
+
+  /** @internal The end of a call sent by send(), whichever way it ended (see InvokeCall). */
+  callEnded(call: InvokeCall): void {
+    this.limiter.release();
+    call.onSettled?.();
   }
 
   private assertUsable(): void {
@@ -263,8 +285,11 @@ export class PluginSupervisor {
     }
   }
 
-  /** A call that failed because the process died says so, with the stderr tail, instead of "connection closed". */
-  private async explainFailure(e: unknown, inst: PluginInstance): Promise<unknown> {
+  /**
+   * @internal A call that failed because the process died says so, with the stderr tail, instead of "connection
+   * closed".
+   */
+  async explainFailure(e: unknown, inst: PluginInstance): Promise<unknown> {
     if (!(e instanceof RpcError) || e.symbol !== "CONNECTION_CLOSED") return e;
     // stdout usually closes a moment before the exit status is known; wait briefly to report how it ended.
     if (!inst.exitInfo) await Promise.race([inst.waitExit(), new Promise((r) => setTimeout(r, 500).unref())]);
@@ -408,5 +433,31 @@ export class PluginSupervisor {
     this.state = state;
     this.reason = reason;
     this.hooks.onState(this.status(), previous);
+  }
+}
+
+/**
+ * One invoke sent to the plugin: the peer hands the answer straight to it (a ResponseSink), so a call costs one
+ * promise (the caller's) instead of a chain of them, and the slot is released as soon as the answer is read.
+ */
+class InvokeCall implements ResponseSink {
+  done!: (value: unknown) => void;
+  fail!: (err: unknown) => void;
+
+  constructor(
+    private readonly sup: PluginSupervisor,
+    private readonly inst: PluginInstance,
+    readonly onSettled: (() => void) | undefined,
+  ) {}
+
+  resolve(res: unknown): void {
+    this.sup.callEnded(this);
+    this.done(res !== null && typeof res === "object" && "output" in res ? (res as { output: unknown }).output : res);
+  }
+
+  reject(err: RpcError): void {
+    this.sup.callEnded(this);
+    if (err.symbol === "CONNECTION_CLOSED") this.sup.explainFailure(err, this.inst).then(this.fail);
+    else this.fail(err);
   }
 }
