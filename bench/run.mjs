@@ -7,9 +7,15 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith("--"));
-const benches = ["rpc.mjs", "http.mjs", "store.mjs"].filter(
-  (b) => only.length === 0 || only.some((o) => b.startsWith(o)),
-);
+const benches = [
+  "rpc.mjs",
+  "languages.mjs",
+  "python-startup.mjs",
+  "http.mjs",
+  "message-plane.mjs",
+  "store.mjs",
+  "id-table.mjs",
+].filter((b) => only.length === 0 || only.some((o) => b.startsWith(o)));
 let failed = 0;
 for (const b of benches) {
   console.log(`\n======== bench/${b} ========`);
