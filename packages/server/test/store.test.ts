@@ -553,3 +553,60 @@ describe("persistence", () => {
     expect(await t.getBlob("b")).toEqual(blob("b", "r"));
   });
 });
+
+describe("group commit", () => {
+  it("commits the writes of one turn together, and resolves each write only once it is committed", async () => {
+    const store = open();
+    const reader = raw();
+    const count = () => (reader.prepare("SELECT count(*) AS n FROM runs").get() as { n: number }).n;
+    const writes = [store.insertRun(run("g1")), store.insertRun(run("g2")), store.insertRun(run("g3"))];
+    // Written on our connection, not yet committed: another connection does not see them.
+    expect(count()).toBe(0);
+    await Promise.all(writes);
+    expect(count()).toBe(3);
+    reader.close();
+  });
+
+  it("a failing write rejects alone; the rest of its batch is committed", async () => {
+    const store = open();
+    await store.insertRun(run("k1", { idempotency_key: "same" }));
+    const ok = store.insertRun(run("k2"));
+    const dup = store.insertRun(run("k3", { idempotency_key: "same" }));
+    const missing = store.updateRun(run("never-stored"));
+    const ev = store.appendRunEvent({ run_id: "k2", type: "status", data: { status: "queued" }, time: 1 });
+    await expect(dup).rejects.toThrow(/UNIQUE/);
+    await expect(missing).rejects.toMatchObject({ code: "RUN_NOT_FOUND" });
+    await ok;
+    expect((await ev).seq).toBe(1);
+    const reader = raw();
+    expect(reader.prepare("SELECT run_id FROM runs ORDER BY run_id").pluck().all()).toEqual(["k1", "k2"]);
+    reader.close();
+  });
+
+  it("close() commits what was written before it", async () => {
+    const store = SqliteStore.open(file);
+    const pending = store.insertRun(run("c1"));
+    await store.close();
+    await pending;
+    const reader = raw();
+    expect(reader.prepare("SELECT count(*) FROM runs").pluck().get()).toBe(1);
+    reader.close();
+  });
+});
+
+describe("WAL checkpoints", () => {
+  it("are made by the worker, not by the server's connection", async () => {
+    const store = SqliteStore.open(file, { checkpointIntervalMs: 50 });
+    opened.push(store);
+    expect(store.pragma("wal_autocheckpoint")).toBe(0);
+    const before = fs.statSync(file).size;
+    for (let i = 0; i < 300; i++) void store.insertRun(run(`w${i}`, { args: { pad: "x".repeat(500) } }));
+    await store.insertRun(run("last"));
+    // The rows reach the database file itself (not just the WAL) only through a checkpoint.
+    const deadline = Date.now() + 5000;
+    while (fs.statSync(file).size === before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(fs.statSync(file).size).toBeGreaterThan(before);
+    expect(store.checkpointer!.stats.runs).toBeGreaterThan(0);
+    expect(store.checkpointer!.stats.lastError).toBeUndefined();
+  });
+});
