@@ -23,6 +23,15 @@ pub enum LogLevel {
     Fatal,
 }
 
+/// How [`Host::update_config_mode`] keeps a config change: written to the plugin's config file (the default),
+/// or held for the running plugin process only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ConfigMode {
+    #[default]
+    Permanent,
+    Temporary,
+}
+
 #[derive(Serialize)]
 struct LogParams<'a> {
     level: LogLevel,
@@ -175,9 +184,23 @@ impl Host {
         self.request_with("host/getConfig", json!({}), None, None)
     }
 
-    /// Updates the plugin's config (`host/updateConfig`).
+    /// Merges `patch` (a JSON object) into the plugin's config and writes it to the config file
+    /// (`host/updateConfig {patch}`; permanent is the host's default for this call). Answers the hot-update
+    /// result `{success, config, …}`; the new config also arrives through `on_config_changed`.
     pub fn update_config(&self, patch: impl Serialize) -> Result<Value, PluginError> {
-        self.request_with("host/updateConfig", to_value(patch)?, None, None)
+        self.update_config_mode(patch, ConfigMode::Permanent)
+    }
+
+    /// [`update_config`](Self::update_config) with an explicit mode: `ConfigMode::Temporary`
+    /// (`host/updateConfig {patch, mode: "temporary"}`) writes no file; the change lasts until the plugin
+    /// process stops or its config is next written.
+    pub fn update_config_mode(&self, patch: impl Serialize, mode: ConfigMode) -> Result<Value, PluginError> {
+        let mut params = Map::new();
+        params.insert("patch".into(), to_value(patch)?);
+        if mode == ConfigMode::Temporary {
+            params.insert("mode".into(), json!("temporary"));
+        }
+        self.request_with("host/updateConfig", Value::Object(params), None, None)
     }
 
     /// Publishes a status object for the plugin (`host/updateStatus`).

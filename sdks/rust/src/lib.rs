@@ -43,7 +43,7 @@ pub mod testing;
 
 pub use cancel::CancelToken;
 pub use error::{codes, ErrorObject, PluginError};
-pub use host::{Host, LogLevel, DEFAULT_REVERSE_TIMEOUT};
+pub use host::{ConfigMode, Host, LogLevel, DEFAULT_REVERSE_TIMEOUT};
 pub use plugin::{Entry, EntrySpec, Event, Plugin, PROTOCOL_VERSION, SDK_NAME, SDK_VERSION};
 pub use run::{Export, Progress, Run};
 
