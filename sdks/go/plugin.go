@@ -399,7 +399,7 @@ func (p *Plugin) handshake(ctx context.Context, params json.RawMessage) (any, er
 		SDK:             sdkInfo{Name: SDKName, Version: SDKVersion},
 		Entries:         entries,
 		Events:          events,
-		Capabilities:    []string{"cancel", "progress", "output", "export"},
+		Capabilities:    []string{"cancel", "progress", "output", "export", "log", "reverse-rpc"},
 	}, nil
 }
 

@@ -137,6 +137,8 @@ func TestHandshake(t *testing.T) {
 	jsonEq(t, entries[1], `{"id":"greet","timeoutMs":3000}`)
 	jsonEq(t, entries[2], `{"id":"progress","streaming":true}`)
 	jsonEq(t, res["events"], `["Ping"]`)
+	// The same list as every plugd SDK (packages/sdk/src/runtime.ts).
+	jsonEq(t, res["capabilities"], `["cancel","progress","output","export","log","reverse-rpc"]`)
 }
 
 func TestHandshakeVersionMismatch(t *testing.T) {

@@ -89,6 +89,7 @@ async function answerRequest(msg) {
         version: "0.0.0",
         sdk: { name: "broken", version: "0.0.0" },
         entries: Object.keys(entries).map((e) => (schemas[e] ? { id: e, inputSchema: schemas[e] } : { id: e })),
+        capabilities: ["cancel", "progress", "output", "export", "log", "reverse-rpc"],
       });
     }
     case "plugin/health":

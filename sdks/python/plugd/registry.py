@@ -95,7 +95,7 @@ class Registry:
         self.config_changed: List[Hook] = []
         #: event type ("*" = any) -> handlers
         self.events: Dict[str, List[Hook]] = {}
-        self.capabilities: List[str] = ["cancel", "progress", "output", "export"]
+        self.capabilities: List[str] = ["cancel", "progress", "output", "export", "log", "reverse-rpc"]
         #: Extra fields for the handshake result (routes, …).
         self.handshake_extra: Dict[str, Any] = {}
         #: ``health() -> {status: "ok" | "degraded", details?}`` answers ``plugin/health``; None = always ok.

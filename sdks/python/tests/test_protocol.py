@@ -15,7 +15,7 @@ def test_handshake_result(spawn):
     assert r["protocolVersion"] == "1.0"
     assert r["name"] == "kitchen" and r["version"] == "1.2.3"
     assert r["sdk"] == {"name": "plugd-python", "version": "0.1.0"}
-    assert r["capabilities"] == ["cancel", "progress", "output", "export"]
+    assert r["capabilities"] == ["cancel", "progress", "output", "export", "log", "reverse-rpc"]
     assert sorted(r["events"]) == ["*", "Ping"]
     entries = {e["id"]: e for e in r["entries"]}
     assert entries["echo"] == {"id": "echo", "description": "Echo", "inputSchema": {"type": "object"}}

@@ -197,7 +197,7 @@ impl Plugin {
             shutdown: None,
             config_changed: None,
             events: Vec::new(),
-            capabilities: ["cancel", "progress", "output", "export"].map(String::from).to_vec(),
+            capabilities: ["cancel", "progress", "output", "export", "log", "reverse-rpc"].map(String::from).to_vec(),
             host: Host::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             eof_grace: DEFAULT_EOF_GRACE,
@@ -284,7 +284,8 @@ impl Plugin {
         self
     }
 
-    /// Replaces the capabilities declared in the handshake (default: cancel, progress, output, export).
+    /// Replaces the capabilities declared in the handshake (default: cancel, progress, output, export, log,
+    /// reverse-rpc).
     pub fn capabilities(&mut self, caps: &[&str]) -> &mut Self {
         self.capabilities = caps.iter().map(|c| c.to_string()).collect();
         self

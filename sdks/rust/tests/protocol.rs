@@ -118,6 +118,8 @@ fn handshake_describes_the_plugin() {
     let ids: Vec<_> = entries.iter().map(|e| e["id"].as_str().unwrap()).collect();
     assert_eq!(ids, ["echo", "fail", "slow", "sleep", "report", "call", "panic", "whoami", "parse", "add"]);
     assert_eq!(r["events"], json!([]));
+    // The same list as every plugd SDK (packages/sdk/src/runtime.ts).
+    assert_eq!(r["capabilities"], json!(["cancel", "progress", "output", "export", "log", "reverse-rpc"]));
 }
 
 #[test]
