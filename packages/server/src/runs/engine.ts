@@ -1,10 +1,10 @@
 import type { ExportParams, ProgressParams } from "@plugd/protocol";
 import { ErrorCodes, RpcError } from "@plugd/protocol";
 import type { Logger } from "pino";
-import { v7 as timeOrderedId } from "uuid";
 import type { NestedCall, PluginHost } from "../host/host.js";
 import type { ExportItem, RunError, RunEvent, RunRecord, RunStatus, Storage } from "../store/types.js";
 import { failEnvelope, isEnvelope, okEnvelope, type ResultEnvelope } from "./envelope.js";
+import { newId } from "./ids.js";
 import { canTransition, isTerminal } from "./state-machine.js";
 import type { RunTokens } from "./tokens.js";
 
@@ -103,9 +103,7 @@ export class RunEngine {
     const entry = this.host.check(input.plugin_id, input.entry_id, stripCtx(args));
     const t = now();
     const run: RunRecord = {
-      // Time-ordered ids: a new run's rows land at the end of every index keyed by run id, instead of on a random
-      // page each (2.5x the insert rate on a 100k-run database).
-      run_id: timeOrderedId(),
+      run_id: newId(),
       plugin_id: input.plugin_id,
       entry_id: input.entry_id,
       status: "queued",
@@ -362,7 +360,7 @@ export class RunEngine {
 
   private async systemExport(live: LiveRun, envelope: ResultEnvelope): Promise<void> {
     const item = await this.store.insertExport({
-      export_item_id: timeOrderedId(),
+      export_item_id: newId(),
       run_id: live.run.run_id,
       type: "json",
       category: "system",
@@ -384,7 +382,7 @@ export class RunEngine {
   private async addExport(live: LiveRun, e: ExportParams): Promise<void> {
     try {
       const item = await this.store.insertExport({
-        export_item_id: timeOrderedId(),
+        export_item_id: newId(),
         run_id: live.run.run_id,
         type: e.type,
         category: "user",
