@@ -28,7 +28,8 @@
 //! }
 //! ```
 //!
-//! See the crate README for the whole tour.
+//! See the crate README (a minimal plugin, how plugd starts it) and docs/plugin-authoring.md in the plugd repository
+//! for the whole tour.
 
 mod base64;
 mod cancel;
