@@ -150,12 +150,9 @@ impl Peer {
 
     fn write_body(&self, body: &[u8]) -> Result<(), PluginError> {
         if let Some(reason) = self.closed_reason() {
-            if std::env::var_os("PLUGD_SDK_DEBUG").is_some() { eprintln!("DEBUG write refused: closed"); }
             return Err(PluginError::connection_closed(&reason));
         }
-        let dbg = std::env::var_os("PLUGD_SDK_DEBUG").is_some();
         let r = self.writer.write_frame(body);
-        if dbg { eprintln!("DEBUG wrote {} bytes: {:?}", body.len(), r.as_ref().err()); }
         if let Err(e) = r {
             let reason = format!("write error: {e}");
             self.close(&reason);
@@ -389,10 +386,7 @@ pub(crate) fn read_loop<R: Read>(peer: &Arc<Peer>, reader: FrameReader<R>, dispa
     for item in reader {
         match item {
             Err(e) => return format!("read error: {e}"),
-            Ok(ReadItem::Frame(body)) => {
-                if std::env::var_os("PLUGD_SDK_DEBUG").is_some() { eprintln!("DEBUG read frame {} bytes", body.len()); }
-                receive(peer, &body, dispatch)
-            }
+            Ok(ReadItem::Frame(body)) => receive(peer, &body, dispatch),
             Ok(ReadItem::Garbage { bytes, text }) => {
                 warn(format_args!("skipped {bytes} bytes that are not a frame: {:?}", truncate(&text, 120)))
             }

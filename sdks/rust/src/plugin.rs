@@ -364,9 +364,7 @@ impl Plugin {
             let reason = peer::read_loop(&rt.peer, FrameReader::with_max_message_bytes(reader, max), &rt);
             // The host is gone or done: cancel the runs, give them a moment to answer, then stop.
             rt.peer.input_ended(&reason);
-            let t0 = std::time::Instant::now();
-            let idle = rt.peer.wait_idle(grace);
-            if std::env::var_os("PLUGD_SDK_DEBUG").is_some() { eprintln!("DEBUG eof: idle={idle} waited={:?}", t0.elapsed()); }
+            rt.peer.wait_idle(grace);
             rt.peer.close(&reason);
             let _ = done_tx.send(());
         });

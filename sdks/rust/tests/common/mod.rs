@@ -14,12 +14,15 @@ pub struct Proc {
     pub stdin: Option<ChildStdin>,
     pub items: Receiver<ReadItem>,
     pub stderr: Receiver<String>,
+    /// Responses read while waiting for another one: answers may come in any order (JSON-RPC allows it, and the
+    /// SDK answers the handshake on one thread and runs on others).
+    pub backlog: Vec<Value>,
 }
 
 impl Proc {
     pub fn spawn(bin: &Path) -> Proc {
         let mut child =
-            Command::new(bin).env("PLUGD_SDK_DEBUG", "1").stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+            Command::new(bin).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let stdout = child.stdout.take().unwrap();
         let mut stderr = child.stderr.take().unwrap();
         let (tx, items) = channel();
@@ -31,13 +34,9 @@ impl Proc {
                             break;
                         }
                     }
-                    Err(e) => {
-                        eprintln!("DEBUG stdout reader error: {e}");
-                        break;
-                    }
+                    Err(_) => break,
                 }
             }
-            eprintln!("DEBUG stdout reader ended");
         });
         let (etx, erx) = channel();
         std::thread::spawn(move || {
@@ -46,7 +45,7 @@ impl Proc {
             let _ = etx.send(s);
         });
         let stdin = child.stdin.take();
-        Proc { child, stdin, items, stderr: erx }
+        Proc { child, stdin, items, stderr: erx, backlog: Vec::new() }
     }
 
     pub fn send(&mut self, msg: Value) {
@@ -72,11 +71,18 @@ impl Proc {
     }
 
     pub fn response(&mut self, id: i64) -> (Value, Vec<Value>) {
+        if let Some(i) = self.backlog.iter().position(|m| m["id"] == id) {
+            return (self.backlog.remove(i), Vec::new());
+        }
         let mut others = Vec::new();
         loop {
             let m = self.recv();
-            if m["id"] == id && m.get("method").is_none() {
+            let is_response = m.get("method").is_none() && m.get("id").is_some();
+            if is_response && m["id"] == id {
                 return (m, others);
+            }
+            if is_response {
+                self.backlog.push(m.clone());
             }
             others.push(m);
         }
