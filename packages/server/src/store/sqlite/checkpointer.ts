@@ -48,9 +48,11 @@ export interface CheckpointStats {
 export class Checkpointer {
   private readonly worker: Worker;
   private closing: Promise<void> | undefined;
+  private exited = false;
   readonly stats: CheckpointStats = { runs: 0, log: 0, checkpointed: 0, lastError: undefined };
 
-  constructor(file: string, intervalMs: number) {
+  /** `onLost`: the worker died before close(); the caller checkpoints on its own again so the WAL cannot grow forever. */
+  constructor(file: string, intervalMs: number, onLost: (reason: string) => void) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, intervalMs, driver } });
     this.worker.on("message", (m: { runs?: number; log?: number; checkpointed?: number; error?: string }) => {
@@ -60,12 +62,17 @@ export class Checkpointer {
     this.worker.on("error", (e) => {
       this.stats.lastError = e.message;
     });
+    this.worker.on("exit", (code) => {
+      this.exited = true;
+      if (this.closing === undefined) onLost(this.stats.lastError ?? `the checkpoint worker exited with code ${code}`);
+    });
     // Never what keeps the process alive.
     this.worker.unref();
   }
 
   /** Stops the worker; resolves when its connection is closed. Idempotent. */
   close(): Promise<void> {
+    if (this.exited) return Promise.resolve();
     this.closing ??= new Promise<void>((resolve) => {
       const timer = setTimeout(() => void this.worker.terminate(), 2000);
       this.worker.once("exit", () => {

@@ -7,6 +7,8 @@ import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
 /** How often the worker copies the WAL into the database file. */
 const CHECKPOINT_INTERVAL_MS = 1000;
+/** SQLite's default `wal_autocheckpoint` (pages), restored if the checkpoint worker dies. */
+const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 const UNFINISHED: readonly RunStatus[] = ["queued", "running", "cancel_requested"];
 const DEFAULT_RUN_LIMIT = 100;
@@ -186,10 +188,13 @@ export class SqliteStore implements Storage {
       const onDisk = file !== ":memory:" && file !== "";
       // Checkpoints move to a worker (see Checkpointer); an in-memory database has no WAL.
       if (onDisk) db.pragma("wal_autocheckpoint = 0");
-      return new SqliteStore(
-        db,
-        onDisk ? new Checkpointer(file, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS) : undefined,
-      );
+      const checkpointer = onDisk
+        ? new Checkpointer(file, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS, () => {
+            // Back to SQLite's own checkpoints (in commits, on the event loop): slower, but the WAL stays bounded.
+            if (db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+          })
+        : undefined;
+      return new SqliteStore(db, checkpointer);
     } catch (e) {
       db.close();
       throw e;
