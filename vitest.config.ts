@@ -7,6 +7,8 @@ export default defineConfig({
     hookTimeout: 30_000,
     // Tests spawn real processes; keep CPU contention on a 2-core box predictable.
     maxWorkers: 2,
+    // Rebuilds the SDK's bundle (its runtime entry) from dist/, so a bare `tsc -b` before vitest is enough.
+    globalSetup: ["./packages/sdk/scripts/bundle.mjs"],
     reporters: process.env.CI ? ["default", "json"] : ["default"],
     outputFile: { json: ".ci/results.json" },
   },

@@ -9,6 +9,7 @@ const args = process.argv.slice(2);
 const only = args.filter((a) => !a.startsWith("--"));
 const benches = [
   "rpc.mjs",
+  "cold-start.mjs",
   "languages.mjs",
   "python-startup.mjs",
   "http.mjs",

@@ -41,8 +41,9 @@ function step(label, cmd, args, opts) {
   return true;
 }
 
-// 1. Build: TypeScript, then the compiled plugins the tests spawn.
-const built = step("build", "npx", ["tsc", "-b"]);
+// 1. Build: TypeScript and the SDK's bundle (npm run build: tsc -b, then each package's "bundle" script), then the
+// compiled plugins the tests spawn.
+const built = step("build", "npm", ["run", "--silent", "build"]);
 // vitest strips types without checking them: the tests are type-checked here (a wrong helper call fails the run).
 if (built && want("ts")) step("typecheck tests", "npx", ["tsc", "-p", "tsconfig.tests.json"]);
 for (const script of ["examples/plugins/hello-go/build.sh", "conformance/plugins/go/build.sh"]) {

@@ -59,10 +59,24 @@ export interface ErrorObject {
   data?: unknown;
 }
 
+/** Set on RpcError.prototype: what `instanceof RpcError` looks for (see below). */
+const RPC_ERROR = Symbol.for("plugd.RpcError");
+
 /** An error that crosses the wire. `data.code` carries the symbolic name so logs and HTTP errors stay readable. */
 export class RpcError extends Error {
   readonly code: number;
   readonly data: unknown;
+
+  /**
+   * `x instanceof RpcError` holds for an RpcError of any copy of this module: @plugd/sdk's bundle carries its own,
+   * and a plugin that throws `RpcError.of(…)` imported from @plugd/protocol must still answer with that code.
+   * Subclasses (PluginError…) keep the ordinary prototype check.
+   */
+  static override [Symbol.hasInstance]<T>(this: abstract new (...args: any[]) => T, value: unknown): value is T {
+    // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof, RpcError or a subclass
+    if ((this as unknown) !== RpcError) return Function.prototype[Symbol.hasInstance].call(this, value);
+    return typeof value === "object" && value !== null && (value as { [RPC_ERROR]?: unknown })[RPC_ERROR] === true;
+  }
 
   constructor(code: number, message: string, data?: unknown) {
     super(message);
@@ -94,6 +108,7 @@ export class RpcError extends Error {
       : { code: this.code, message: this.message, data: this.data };
   }
 }
+Object.defineProperty(RpcError.prototype, RPC_ERROR, { value: true });
 
 /** Turns anything a handler threw into a wire error without losing its message. */
 export function toErrorObject(err: unknown): ErrorObject {

@@ -1,6 +1,7 @@
 /**
  * The SDK as a real plugin process: stdio, console redirect, exit on shutdown / stdin EOF / uncaught exception.
- * Runs the built SDK (dist), as plugins do: `npm run test:ts` builds first.
+ * Runs the built SDK as plugins do: its bundle (dist/index.bundle.js), which `npm run build` and vitest's globalSetup
+ * make from tsc's dist/.
  */
 import { readFileSync } from "node:fs";
 import path from "node:path";
@@ -192,6 +193,38 @@ describe("process behaviour", () => {
     expect(exit.at - t).toBeLessThan(1000);
   });
 
+  it("treats an RpcError from @plugd/protocol as its own, though its bundle carries a copy of the protocol", async () => {
+    const p = inline(`
+      import { RpcError } from "@plugd/protocol";
+      import { definePlugin, entry, PluginError } from "@plugd/sdk";
+      definePlugin({
+        entries: {
+          bad: entry({ handler: () => { throw RpcError.of("INVALID_INPUT", "bad input", { field: "x" }); } }),
+          kinds: entry({ handler: () => {
+            const e = new PluginError("MINE", "m");
+            return { pluginError: e instanceof RpcError, plain: new Error("x") instanceof RpcError };
+          } }),
+        },
+      });
+    `);
+    await p.host.request(Methods.handshake, handshakeParams());
+    const e = await rejection(p.host.request(Methods.invoke, { runId: "r", entry: "bad", input: {} }));
+    expect(e.code).toBe(ErrorCodes.INVALID_INPUT);
+    expect(e.data).toMatchObject({ code: "INVALID_INPUT", field: "x" });
+    expect(await p.host.request(Methods.invoke, { runId: "r2", entry: "kinds", input: {} })).toEqual({
+      output: { pluginError: true, plain: false },
+    });
+
+    const q = inline(`
+      import { RpcError } from "@plugd/protocol";
+      import { definePlugin } from "@plugd/sdk";
+      definePlugin({ onStartup: () => { throw RpcError.of("INVALID_INPUT", "refused"); }, entries: {} });
+    `);
+    const refused = await rejection(q.host.request(Methods.handshake, handshakeParams()));
+    expect(refused.code).toBe(ErrorCodes.INVALID_INPUT);
+    expect(refused.message).toBe("refused");
+  });
+
   it("keeps the SDK's start-up lean: no schema library in its import graph", () => {
     const seen = new Set<string>();
     const bare: string[] = [];
@@ -211,6 +244,19 @@ describe("process behaviour", () => {
     visit(path.join(ROOT, "packages/sdk/dist/index.js"));
     expect([...seen].some((f) => f.endsWith("schemas.js"))).toBe(false);
     expect(bare.every((s) => s.startsWith("node:"))).toBe(true);
+  });
+
+  it("is one module at run time: the package's entry is the bundle, which imports only Node's own modules", () => {
+    // One file instead of ~16 is most of a TypeScript plugin's cold start (bench/cold-start.mjs).
+    const pkg = JSON.parse(readFileSync(path.join(ROOT, "packages/sdk/package.json"), "utf8"));
+    expect(pkg.exports["."]).toEqual({ types: "./dist/index.d.ts", default: "./dist/index.bundle.js" });
+    const src = readFileSync(path.join(ROOT, "packages/sdk/dist/index.bundle.js"), "utf8");
+    const specs = [
+      ...src.matchAll(/^\s*(?:import|export)\b[^'"]*?from\s*["']([^"']+)["']|^\s*import\s*["']([^"']+)["']/gm),
+    ];
+    expect(specs.map((m) => m[1] ?? m[2]).every((s) => s!.startsWith("node:"))).toBe(true);
+    expect(src).not.toMatch(/import\s*\(/);
+    expect(src).not.toContain("typebox");
   });
 });
 

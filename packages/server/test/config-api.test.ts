@@ -28,7 +28,7 @@ const ENV = "PLUGD_PLUGIN_HELLO_TS_PROFILE";
 beforeAll(async () => {
   const example = path.join(EXAMPLES, "hello-ts");
   if (!fs.existsSync(path.join(example, "dist/index.js"))) {
-    execFileSync("npx", ["tsc", "-b"], { cwd: ROOT, stdio: "inherit" });
+    execFileSync("npm", ["run", "build"], { cwd: ROOT, stdio: "inherit" });
   }
   root = fs.mkdtempSync(path.join(os.tmpdir(), "plugd-config-"));
   pluginDir = path.join(root, "plugins/hello-ts");
