@@ -314,12 +314,26 @@ describe("runs", () => {
     }
   });
 
-  it("updateRun replaces the whole record and refuses a run that was never stored", async () => {
+  it("updateRun stores the run's state, keeps what was fixed at creation, refuses a run never stored", async () => {
     const s = open();
-    await s.insertRun(run("r1", { idempotency_key: "k1" }));
-    const next = run("r1", { status: "succeeded", result: { ok: 1 }, finished_at: 5, rev: 3, idempotency_key: "k1" });
+    await s.insertRun(run("r1", { idempotency_key: "k1", args: { a: 1 } }));
+    const next = run("r1", {
+      status: "succeeded",
+      result: { ok: 1 },
+      finished_at: 5,
+      rev: 3,
+      idempotency_key: "k1",
+      args: { a: 1 },
+      progress: 1,
+      metrics: { n: 2 },
+      error: null,
+      result_refs: ["e1"],
+    });
     await s.updateRun(next);
     expect(await s.getRun("r1")).toEqual(next);
+    // Creation-time fields are not part of an update.
+    await s.updateRun({ ...next, args: { changed: true }, plugin_id: "other", rev: 4 });
+    expect(await s.getRun("r1")).toEqual({ ...next, rev: 4 });
     await expect(s.updateRun(run("ghost"))).rejects.toMatchObject({ code: "RUN_NOT_FOUND" });
   });
 

@@ -120,7 +120,11 @@ export interface Storage {
   failUnfinishedRuns(error: RunError, now: number): Promise<RunRecord[]>;
 
   insertRun(run: RunRecord): Promise<void>;
-  /** Replaces the stored record (the engine owns the state machine; the store only persists). */
+  /**
+   * Stores the run's state: every field a run's life changes (status, times, progress, cancel, error, result…); the
+   * fields fixed at creation (ids, plugin, entry, args, created_at…) are not rewritten. The engine owns the state
+   * machine; the store only persists.
+   */
   updateRun(run: RunRecord): Promise<void>;
   getRun(runId: string): Promise<RunRecord | undefined>;
   findRunByIdempotencyKey(key: string): Promise<RunRecord | undefined>;

@@ -116,6 +116,32 @@ const RUN_COLUMNS = [
   "rev",
 ] as const satisfies readonly (keyof RunRow)[];
 
+/**
+ * What an update may change. The rest (ids, plugin/entry, args, created_at…) is fixed when a run is created, so an
+ * update leaves those columns, and the indexes built on them, alone: setting every column made SQLite rewrite all
+ * four indexes of `runs` on each state change, and stringify the args again.
+ */
+const RUN_STATE_COLUMNS = [
+  "status",
+  "updated_at",
+  "started_at",
+  "finished_at",
+  "progress",
+  "stage",
+  "message",
+  "step",
+  "step_total",
+  "eta_seconds",
+  "metrics",
+  "cancel_requested",
+  "cancel_reason",
+  "cancel_requested_at",
+  "error",
+  "result_refs",
+  "result",
+  "rev",
+] as const satisfies readonly (keyof RunRow)[];
+
 const EXPORT_COLUMNS = [
   "export_item_id",
   "run_id",
@@ -262,7 +288,7 @@ export class SqliteStore implements Storage {
         run.finished_at = now;
         run.updated_at = now;
         run.rev++;
-        this.s.updateRun.run(fromRun(run));
+        this.s.updateRun.run(fromRunState(run));
         // Same shape as the engine's own terminal status event, so SSE/WS clients need no special case.
         this.appendEventSync({ run_id: run.run_id, type: "status", data: { status: "failed", error }, time: now });
       }
@@ -279,7 +305,7 @@ export class SqliteStore implements Storage {
 
   updateRun(run: RunRecord): Promise<void> {
     return this.write(() => {
-      const info = this.s.updateRun.run(fromRun(run));
+      const info = this.s.updateRun.run(fromRunState(run));
       // An update of a run that was never inserted would otherwise vanish silently.
       if (info.changes === 0)
         throw new StoreError("RUN_NOT_FOUND", `cannot update run ${run.run_id}: it is not stored`);
@@ -401,7 +427,7 @@ function prepareStatements(db: Database.Database) {
   const inStatuses = "status IN (SELECT value FROM json_each(?))";
   return {
     insertRun: db.prepare<[Row], void>(`INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${params(RUN_COLUMNS)})`),
-    updateRun: db.prepare<[Row], void>(`UPDATE runs SET ${sets(RUN_COLUMNS.slice(1))} WHERE run_id = @run_id`),
+    updateRun: db.prepare<[Row], void>(`UPDATE runs SET ${sets(RUN_STATE_COLUMNS)} WHERE run_id = @run_id`),
     getRun: db.prepare<[string], RunRow>(`${runSelect} WHERE run_id = ?`),
     runByIdempotencyKey: db.prepare<[string], RunRow>(`${runSelect} WHERE idempotency_key = ?`),
     unfinishedRuns: db.prepare<[string], RunRow>(`${runSelect} WHERE ${inStatuses} ORDER BY created_at, rowid`),
@@ -459,6 +485,31 @@ function pick<T extends object>(o: T, cols: readonly (keyof T & string)[]): Row 
   const row: Row = {};
   for (const c of cols) row[c] = o[c] ?? null;
   return row;
+}
+
+/** The row of an update: run_id and RUN_STATE_COLUMNS. */
+function fromRunState(r: RunRecord): Row {
+  return {
+    run_id: r.run_id,
+    status: r.status,
+    updated_at: r.updated_at,
+    started_at: r.started_at ?? null,
+    finished_at: r.finished_at ?? null,
+    progress: r.progress ?? null,
+    stage: r.stage ?? null,
+    message: r.message ?? null,
+    step: r.step ?? null,
+    step_total: r.step_total ?? null,
+    eta_seconds: r.eta_seconds ?? null,
+    metrics: JSON.stringify(r.metrics ?? {}),
+    cancel_requested: r.cancel_requested ? 1 : 0,
+    cancel_reason: r.cancel_reason ?? null,
+    cancel_requested_at: r.cancel_requested_at ?? null,
+    error: toJson(r.error),
+    result_refs: JSON.stringify(r.result_refs ?? []),
+    result: toJson(r.result),
+    rev: r.rev,
+  };
 }
 
 function fromRun(r: RunRecord): Row {
