@@ -2,15 +2,15 @@ import { randomFillSync } from "node:crypto";
 import { v7 } from "uuid";
 
 /**
- * Random bytes drawn from a pool refilled 256 ids at a time: uuid's own source makes one getRandomValues call per id,
- * which was 7% of the server's CPU under POST /runs load (as node's randomUUID does, trading a syscall per id for
- * one per 256).
+ * Random bytes (CSPRNG) drawn from a pool refilled 256 draws at a time, as node's randomUUID does: one
+ * getRandomValues / randomBytes call per id or token nonce was 10% of the server's CPU under POST /runs load.
  */
 const POOL_BYTES = 16 * 256;
 const pool = Buffer.allocUnsafe(POOL_BYTES);
 let at = POOL_BYTES;
 
-function pooledRandom16(): Uint8Array {
+/** 16 random bytes; valid until the next call (copy them to keep them). */
+export function random16(): Uint8Array {
   if (at === POOL_BYTES) {
     randomFillSync(pool);
     at = 0;
@@ -20,7 +20,7 @@ function pooledRandom16(): Uint8Array {
   return bytes;
 }
 
-const options = { rng: pooledRandom16 };
+const options = { rng: random16 };
 
 /**
  * A time-ordered id (UUID v7) for runs and exports: a new row lands at the end of every index keyed by it instead of

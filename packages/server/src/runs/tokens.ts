@@ -1,4 +1,5 @@
-import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHmac, timingSafeEqual } from "node:crypto";
+import { random16 } from "./ids.js";
 
 /**
  * Run tokens: `base64url(payload) "." base64url(HMAC-SHA256(secret, payload_b64))`, payload
@@ -24,7 +25,7 @@ export class RunTokens {
     const payload: RunTokenPayload = {
       run_id: runId,
       exp: Math.floor((now + this.ttlMs) / 1000),
-      nonce: randomBytes(16).toString("base64url"),
+      nonce: Buffer.from(random16()).toString("base64url"),
       perm: "read",
     };
     const body = Buffer.from(JSON.stringify(payload)).toString("base64url");
