@@ -243,7 +243,10 @@ export class SqliteStore implements Storage {
    */
   private write<T>(fn: () => T): Promise<T> {
     if (!this.db.open) return Promise.reject(new StoreError("STORE_CLOSED", "the store is closed"));
-    if (this.waiters.length === 0 && !this.db.inTransaction) {
+    if (!this.db.inTransaction) {
+      // Writes still waiting here lost their transaction (SQLite rolls it back on an I/O error or a full disk):
+      // settle them as lost before this write opens the next one.
+      if (this.waiters.length > 0) this.commit();
       this.db.exec("BEGIN IMMEDIATE");
       setImmediate(this.commitLater);
     }
