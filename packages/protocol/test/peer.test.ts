@@ -62,8 +62,25 @@ describe("RpcPeer", () => {
     b.onRequest("echo", (p) => p);
     let writes = 0;
     aToB.on("data", () => writes++);
-    await Promise.all(Array.from({ length: 100 }, (_, i) => a.request("echo", i)));
+    // ~75 bytes a frame: 40 stay under the 4 KiB eager-flush mark.
+    await Promise.all(Array.from({ length: 40 }, (_, i) => a.request("echo", i)));
     expect(writes).toBe(1);
+  });
+
+  it("hands the other side a first slice at 4 KiB instead of waiting for the end of the turn", async () => {
+    const { a, b, aToB } = pair();
+    b.onRequest("echo", (p) => p);
+    const sizes: number[] = [];
+    aToB.on("data", (c: Buffer) => sizes.push(c.length));
+    await Promise.all(Array.from({ length: 400 }, (_, i) => a.request("echo", i)));
+    const total = sizes.reduce((x, y) => x + y, 0);
+    // Several writes, each (but the last) just past 4 KiB: neither one per message nor one for the whole turn.
+    expect(sizes.length).toBeGreaterThan(1);
+    expect(sizes.length).toBeLessThanOrEqual(Math.ceil(total / 4096) + 1);
+    for (const n of sizes.slice(0, -1)) {
+      expect(n).toBeGreaterThanOrEqual(4096);
+      expect(n).toBeLessThan(4096 + 200);
+    }
   });
 
   it("maps thrown errors to error responses with codes", async () => {
