@@ -463,18 +463,8 @@ export class RpcPeer {
     const methodStart = i + METHOD_KEY.length;
     const methodEnd = plainStringEnd(body, methodStart);
     if (methodEnd < 0) return false;
-    let params: unknown;
-    if (methodEnd === n - 2) {
-      params = undefined; // `"}`: no params
-    } else if (body.startsWith(PARAMS_KEY, methodEnd)) {
-      try {
-        params = JSON.parse(body.slice(methodEnd + PARAMS_KEY.length, n - 1));
-      } catch {
-        return false;
-      }
-    } else {
-      return false;
-    }
+    const params = paramsAfterMethod(body, methodEnd);
+    if (params === NOT_PLAIN) return false;
     this.sendReply(this.dispatchRequest(id, body.slice(methodStart, methodEnd), params));
     return true;
   }
@@ -484,18 +474,8 @@ export class RpcPeer {
     const n = body.length;
     const methodEnd = plainStringEnd(body, METHOD_PREFIX.length);
     if (methodEnd < 0 || body.charCodeAt(n - 1) !== 0x7d) return false;
-    let params: unknown;
-    if (methodEnd === n - 2) {
-      params = undefined;
-    } else if (body.startsWith(PARAMS_KEY, methodEnd)) {
-      try {
-        params = JSON.parse(body.slice(methodEnd + PARAMS_KEY.length, n - 1));
-      } catch {
-        return false;
-      }
-    } else {
-      return false;
-    }
+    const params = paramsAfterMethod(body, methodEnd);
+    if (params === NOT_PLAIN) return false;
     this.dispatchNotification(body.slice(METHOD_PREFIX.length, methodEnd), params);
     return true;
   }
@@ -673,6 +653,24 @@ export class RpcPeer {
   private unknownResponse(id: RequestId | null): void {
     // Late answers to requests we timed out or cancelled end up here; that is expected, not an error.
     this.warn({ kind: "unknown_response", message: `response for unknown request id ${String(id)}` });
+  }
+}
+
+/** What paramsAfterMethod answers for a message that is not of the plain shape (the general path reads it). */
+const NOT_PLAIN: unique symbol = Symbol("not plain");
+
+/**
+ * The params of a message whose method name ends (closing quote) at `methodEnd`, for `"}` (none: undefined) or
+ * `","params":P}` (P parsed); NOT_PLAIN for anything else, bad JSON included.
+ */
+function paramsAfterMethod(body: string, methodEnd: number): unknown {
+  const n = body.length;
+  if (methodEnd === n - 2) return undefined;
+  if (!body.startsWith(PARAMS_KEY, methodEnd)) return NOT_PLAIN;
+  try {
+    return JSON.parse(body.slice(methodEnd + PARAMS_KEY.length, n - 1));
+  } catch {
+    return NOT_PLAIN;
   }
 }
 

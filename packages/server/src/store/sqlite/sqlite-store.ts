@@ -117,30 +117,24 @@ const RUN_COLUMNS = [
 ] as const satisfies readonly (keyof RunRow)[];
 
 /**
- * What an update may change. The rest (ids, plugin/entry, args, created_at…) is fixed when a run is created, so an
- * update leaves those columns, and the indexes built on them, alone: setting every column made SQLite rewrite all
- * four indexes of `runs` on each state change, and stringify the args again.
+ * What an update leaves alone: fixed when a run is created. Leaving these columns (and the indexes built on them) out
+ * of an update matters: setting every column made SQLite rewrite all four indexes of `runs` on each state change,
+ * and stringify the args again.
  */
-const RUN_STATE_COLUMNS = [
-  "status",
-  "updated_at",
-  "started_at",
-  "finished_at",
-  "progress",
-  "stage",
-  "message",
-  "step",
-  "step_total",
-  "eta_seconds",
-  "metrics",
-  "cancel_requested",
-  "cancel_reason",
-  "cancel_requested_at",
-  "error",
-  "result_refs",
-  "result",
-  "rev",
-] as const satisfies readonly (keyof RunRow)[];
+const RUN_CREATION_COLUMNS: ReadonlySet<string> = new Set<keyof RunRow>([
+  "run_id",
+  "plugin_id",
+  "entry_id",
+  "created_at",
+  "task_id",
+  "trace_id",
+  "idempotency_key",
+  "parent_run_id",
+  "args",
+  "timeout_ms",
+]);
+/** What an update may change. */
+const RUN_STATE_COLUMNS = RUN_COLUMNS.filter((c) => !RUN_CREATION_COLUMNS.has(c));
 
 const EXPORT_COLUMNS = [
   "export_item_id",
@@ -515,36 +509,19 @@ function fromRunState(r: RunRecord): Row {
   };
 }
 
+/** The row of an insert: the creation-time columns, then the state. */
 function fromRun(r: RunRecord): Row {
   return {
-    run_id: r.run_id,
+    ...fromRunState(r),
     plugin_id: r.plugin_id,
     entry_id: r.entry_id,
-    status: r.status,
     created_at: r.created_at,
-    updated_at: r.updated_at,
-    started_at: r.started_at ?? null,
-    finished_at: r.finished_at ?? null,
     task_id: r.task_id ?? null,
     trace_id: r.trace_id ?? null,
     idempotency_key: r.idempotency_key ?? null,
     parent_run_id: r.parent_run_id ?? null,
     args: JSON.stringify(r.args ?? {}),
     timeout_ms: r.timeout_ms ?? null,
-    progress: r.progress ?? null,
-    stage: r.stage ?? null,
-    message: r.message ?? null,
-    step: r.step ?? null,
-    step_total: r.step_total ?? null,
-    eta_seconds: r.eta_seconds ?? null,
-    metrics: JSON.stringify(r.metrics ?? {}),
-    cancel_requested: r.cancel_requested ? 1 : 0,
-    cancel_reason: r.cancel_reason ?? null,
-    cancel_requested_at: r.cancel_requested_at ?? null,
-    error: toJson(r.error),
-    result_refs: JSON.stringify(r.result_refs ?? []),
-    result: toJson(r.result),
-    rev: r.rev,
   };
 }
 
