@@ -3,7 +3,7 @@
 // pass` with the interpreter plugd resolves; a hello-world binary built with the same toolchain), and sequential /
 // pipelined invoke. Targets: Python ready ≤ 1.5× bare Python; Go and Rust ready ≤ 5 ms.
 // Usage: node bench/languages.mjs [--quick]   (builds the Go and Rust examples with their build.sh when they are not)
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -11,6 +11,7 @@ import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { loadManifest, PluginHost } from "../packages/server/dist/index.js";
 import { resolvePython } from "../packages/server/dist/manifest/parse.js";
+import { medianOf, pipelined, sequential, spawnExit } from "./lib/measure.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.argv.includes("--quick");
@@ -18,28 +19,8 @@ const N = quick ? { cold: 8, seq: 1000, warm: 100, ms: 800 } : { cold: 20, seq: 
 const env = { PATH: process.env.PATH, HOME: process.env.HOME };
 const small = { data: "x".repeat(88) };
 
-const pct = (a, p) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const median = (a) => pct(a, 50);
 const fmt = (n, d = 1) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-
-function spawnExit(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    spawn(cmd, args, { env, stdio: "ignore" })
-      .on("error", reject)
-      .on("exit", (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
-
-async function medianOf(fn) {
-  await fn(); // warms the page cache and our own code
-  const out = [];
-  for (let i = 0; i < N.cold; i++) out.push(await fn());
-  return median(out);
-}
+const run = (cmd, args) => spawnExit(cmd, args, env);
 
 /** A hello-world binary for the bare start of a compiled language, built into a temp dir; undefined without it. */
 function helloBinary(lang, dir) {
@@ -57,51 +38,10 @@ function helloBinary(lang, dir) {
   return r.status === 0 ? out : undefined;
 }
 
-async function sequential(fn) {
-  for (let i = 0; i < N.warm; i++) await fn();
-  const lat = new Array(N.seq);
-  for (let i = 0; i < N.seq; i++) {
-    const s = performance.now();
-    await fn();
-    lat[i] = performance.now() - s;
-  }
-  return { p50: median(lat) * 1000, p99: pct(lat, 99) * 1000 };
-}
-
-function pipelined(fn, w) {
-  return new Promise((resolve) => {
-    let counting = false;
-    let stop = false;
-    let done = 0;
-    const one = () => {
-      if (stop) return;
-      fn().then(
-        () => {
-          if (counting) done++;
-          one();
-        },
-        (e) => {
-          // Calls still in flight when the window closes are cancelled by the plugin's shutdown.
-          if (!stop) throw e;
-        },
-      );
-    };
-    for (let i = 0; i < w; i++) one();
-    setTimeout(() => {
-      counting = true;
-      const t0 = performance.now();
-      setTimeout(() => {
-        stop = true;
-        resolve(done / ((performance.now() - t0) / 1000));
-      }, N.ms);
-    }, N.ms / 4);
-  });
-}
-
 const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "plugd-bench-lang-"));
 const python = resolvePython();
 const languages = [
-  { id: "hello-python", lang: "python", bare: () => spawnExit(python, ["-c", "pass"]), bareName: "python -c pass" },
+  { id: "hello-python", lang: "python", bare: () => run(python, ["-c", "pass"]), bareName: "python -c pass" },
   { id: "hello-go", lang: "go", binary: helloBinary("go", tmp), bareName: "Go hello-world" },
   { id: "hello-rust", lang: "rust", binary: helloBinary("rust", tmp), bareName: "Rust hello-world" },
 ];
@@ -131,8 +71,8 @@ for (const l of languages) {
     missing++;
     continue;
   }
-  const bare = l.bare ?? (l.binary ? () => spawnExit(l.binary, []) : undefined);
-  const bareMs = bare ? await medianOf(bare) : undefined;
+  const bare = l.bare ?? (l.binary ? () => run(l.binary, []) : undefined);
+  const bareMs = bare ? await medianOf(bare, N.cold) : undefined;
 
   const host = new PluginHost({ exitHandlers: false });
   host.add({ ...m, limits: { ...m.limits, healthIntervalMs: 0, maxConcurrency: 1024, maxQueue: 4096 } });
@@ -142,11 +82,11 @@ for (const l of languages) {
     const ms = performance.now() - t;
     await host.stop(l.id);
     return ms;
-  });
+  }, N.cold);
   await host.start(l.id);
   const invoke = () => host.invoke(l.id, "echo", small);
-  const seq = await sequential(invoke);
-  const p64 = await pipelined(invoke, 64);
+  const seq = await sequential(invoke, N.warm, N.seq);
+  const p64 = await pipelined(invoke, 64, N.ms, N.ms / 4);
   await new Promise((r) => setTimeout(r, 200)); // let the last window's calls come back
   await host.close();
 

@@ -3,40 +3,25 @@
 // the stdlib-only SDK's import adds (`python -c "import plugd"`). Also the shim cost plugd avoids: `python3` through
 // `sh -c`, which is what a wrapper script costs at the least.
 // Usage: node bench/python-startup.mjs [--quick]
-import { spawn } from "node:child_process";
 import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { loadManifest, PluginHost } from "../packages/server/dist/index.js";
 import { pythonSdkDir, resolvePython } from "../packages/server/dist/manifest/parse.js";
+import { medianOf, spawnExit } from "./lib/measure.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const N = process.argv.includes("--quick") ? 6 : 20;
 const python = resolvePython();
 const env = { PATH: process.env.PATH, HOME: process.env.HOME, PYTHONPATH: pythonSdkDir() ?? "" };
 
-const median = (a) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)];
 const fmt = (n) => n.toFixed(1);
+const run = (cmd, args) => spawnExit(cmd, args, env);
+const times = (fn) => medianOf(fn, N);
 
-function spawnExit(cmd, args) {
-  return new Promise((resolve, reject) => {
-    const t = performance.now();
-    spawn(cmd, args, { env, stdio: "ignore" })
-      .on("error", reject)
-      .on("exit", (code) => (code === 0 ? resolve(performance.now() - t) : reject(new Error(`${cmd} exited ${code}`))));
-  });
-}
-
-async function times(fn) {
-  await fn(); // warm the page cache
-  const out = [];
-  for (let i = 0; i < N; i++) out.push(await fn());
-  return median(out);
-}
-
-const bare = await times(() => spawnExit(python, ["-c", "pass"]));
-const sdkImport = await times(() => spawnExit(python, ["-c", "import plugd"]));
-const shim = await times(() => spawnExit("sh", ["-c", 'exec python3 -c "pass"']));
+const bare = await times(() => run(python, ["-c", "pass"]));
+const sdkImport = await times(() => run(python, ["-c", "import plugd"]));
+const shim = await times(() => run("sh", ["-c", 'exec python3 -c "pass"']));
 
 const host = new PluginHost({ exitHandlers: false });
 const m = loadManifest(path.join(root, "examples/plugins/hello-python"));

@@ -7,6 +7,7 @@ import path from "node:path";
 import { performance } from "node:perf_hooks";
 import { fileURLToPath } from "node:url";
 import { loadManifest, PluginHost } from "../packages/server/dist/index.js";
+import { pipelined as measurePipelined, sequential as measureSequential, median, pct } from "./lib/measure.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 const root = path.resolve(here, "..");
@@ -21,50 +22,9 @@ const b64 = (n) =>
     .toString("base64")
     .slice(0, n);
 
-const pct = (a, p) => {
-  const s = [...a].sort((x, y) => x - y);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const median = (a) => pct(a, 50);
 const fmt = (n, d = 0) => n.toLocaleString("en-US", { maximumFractionDigits: d, minimumFractionDigits: d });
-
-async function sequential(fn, warm, n) {
-  for (let i = 0; i < warm; i++) await fn();
-  const lat = new Array(n);
-  const t0 = performance.now();
-  for (let i = 0; i < n; i++) {
-    const s = performance.now();
-    await fn();
-    lat[i] = performance.now() - s;
-  }
-  const secs = (performance.now() - t0) / 1000;
-  return { p50: median(lat) * 1000, p99: pct(lat, 99) * 1000, rate: n / secs };
-}
-
-/** Keeps `w` calls in flight; counts completions over N.ms after N.warmMs of warm-up. */
-function pipelined(fn, w, ms = N.ms) {
-  return new Promise((resolve) => {
-    let counting = false;
-    let done = 0;
-    let stop = false;
-    const one = () => {
-      if (stop) return;
-      fn().then(() => {
-        if (counting) done++;
-        one();
-      });
-    };
-    for (let i = 0; i < w; i++) one();
-    setTimeout(() => {
-      counting = true;
-      const t0 = performance.now();
-      setTimeout(() => {
-        stop = true;
-        resolve(done / ((performance.now() - t0) / 1000));
-      }, ms);
-    }, N.warmMs);
-  });
-}
+const sequential = (fn, warm, n) => measureSequential(fn, warm, n);
+const pipelined = (fn, w, ms = N.ms) => measurePipelined(fn, w, ms, N.warmMs);
 
 // ---- raw floor: a Node echo child, one write per message, callback loop (reference method) ----
 function rawEcho() {
