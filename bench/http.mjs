@@ -1,5 +1,7 @@
 // POST /runs with wait:true on hello-ts's echo entry, under load (autocannon over loopback), beside a fastify
-// hello-world route measured in the same run. Target: ≥ 0.5× the hello-world rate.
+// hello-world route measured in the same run. Target: ≥ 0.5× the hello-world rate. A third line, a fastify route that
+// only calls PluginHost.invoke (no run record, no events), shows what the run engine and its persistence cost on top
+// of the HTTP and plugin round trips.
 // Usage: node bench/http.mjs [--quick]
 import fs from "node:fs";
 import os from "node:os";
@@ -9,6 +11,7 @@ import autocannon from "autocannon";
 import Fastify from "fastify";
 import pino from "pino";
 import { resolveSettings } from "../packages/server/dist/config/settings.js";
+import { loadManifest, PluginHost } from "../packages/server/dist/index.js";
 import { startServer } from "../packages/server/dist/server.js";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -39,6 +42,25 @@ const base = await load({
 });
 await hello.close();
 
+// Between the two: HTTP + a plugin round trip, without the run engine.
+const host = new PluginHost({ exitHandlers: false });
+const manifest = loadManifest(path.join(root, "examples/plugins/hello-ts"));
+host.add({ ...manifest, limits: { ...manifest.limits, healthIntervalMs: 0, maxConcurrency: 1024, maxQueue: 4096 } });
+await host.start("hello-ts");
+const bare = Fastify({ logger: false });
+bare.post("/", async (req) => ({ result: await host.invoke("hello-ts", "echo", req.body.args) }));
+await bare.listen({ host: "127.0.0.1", port: 0 });
+const bareOpts = {
+  url: `http://127.0.0.1:${bare.server.address().port}/`,
+  method: "POST",
+  headers: { "content-type": "application/json" },
+  body: JSON.stringify({ args: { text: "hi" } }),
+};
+await load({ ...bareOpts, duration: 1 });
+const invokeOnly = await load(bareOpts);
+await bare.close();
+await host.close();
+
 // plugd: POST /runs wait:true → echo
 const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "plugd-bench-"));
 const server = await startServer(
@@ -59,8 +81,10 @@ const line = (name, r) =>
   );
 console.log(`# http bench: ${connections} connections, ${duration} s each, loopback\n`);
 line("fastify hello-world POST (baseline)", base);
+line("fastify + host.invoke (no engine)", invokeOnly);
 line("plugd POST /runs wait:true (echo)", runs);
 console.log(
-  `\nratio: ${(runs.requests.average / base.requests.average).toFixed(2)}× the hello-world rate (target ≥ 0.5×)`,
+  `\nratio: ${(runs.requests.average / base.requests.average).toFixed(2)}× the hello-world rate (target ≥ 0.5×); ` +
+    `the route without the run engine: ${(invokeOnly.requests.average / base.requests.average).toFixed(2)}×`,
 );
 process.exit(0);
