@@ -6,11 +6,11 @@
 //! frame up to the next valid header (reporting them as [`ReadItem::Garbage`]) so the stream never wedges.
 //! A frame larger than the limit is skipped without being buffered ([`ReadItem::Oversize`]).
 //!
-//! [`FrameWriter`] writes one whole frame per call under a mutex, through a `BufWriter` flushed after every
-//! message, so frames from several threads never interleave.
+//! [`FrameWriter`] writes whole frames from several threads without interleaving them; frames that arrive while a
+//! write is under way go out together in the next write.
 
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
-use std::sync::Mutex;
+use std::io::{self, ErrorKind, Read, Write};
+use std::sync::{Condvar, Mutex, MutexGuard};
 
 /// Largest body accepted by default (64 MiB), the same default as the TypeScript peer.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
@@ -290,30 +290,111 @@ fn parse_length(value: &[u8]) -> Option<usize> {
 /// One frame as bytes: header and body.
 pub fn encode_frame(body: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(body.len() + 32);
+    append_frame(&mut out, body);
+    out
+}
+
+/// Writes whole frames from any number of threads, coalescing the frames that arrive while a write is under way.
+///
+/// A caller with nothing ahead of it writes its frame at once. Frames that arrive meanwhile are queued, and when
+/// the write ends one of their callers writes all of them with one write. Every call returns once its frame was
+/// handed to the underlying writer (and flushed), with the error if that failed, so a frame never waits for a
+/// later one and no frame is written after its caller returned.
+pub struct FrameWriter {
+    state: Mutex<WriteState>,
+    /// Signalled when a write ends.
+    written: Condvar,
+    inner: Mutex<Box<dyn Write + Send>>,
+}
+
+#[derive(Default)]
+struct WriteState {
+    /// Frames waiting for the next write.
+    queued: Vec<u8>,
+    /// Number of frames queued so far (a frame's sequence number is this count when it was queued).
+    queued_seq: u64,
+    /// Frames up to this sequence number were written (or failed).
+    done_seq: u64,
+    /// The last failure: frames after `from` up to `to` failed with it.
+    failed: Option<(u64, u64, ErrorKind, String)>,
+    /// Some caller is writing.
+    writing: bool,
+    /// The buffer of the write under way, kept to reuse its allocation.
+    spare: Vec<u8>,
+}
+
+/// Buffers above this capacity are not kept for reuse.
+const KEEP_BUFFER_BYTES: usize = 1024 * 1024;
+
+impl FrameWriter {
+    pub fn new<W: Write + Send + 'static>(inner: W) -> Self {
+        FrameWriter { state: Mutex::default(), written: Condvar::new(), inner: Mutex::new(Box::new(inner)) }
+    }
+
+    fn state(&self) -> MutexGuard<'_, WriteState> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Writes `Content-Length` + `body` (in one write, together with any frames queued beside it) and flushes.
+    pub fn write_frame(&self, body: &[u8]) -> io::Result<()> {
+        let mut st = self.state();
+        append_frame(&mut st.queued, body);
+        st.queued_seq += 1;
+        let seq = st.queued_seq;
+        while st.writing && st.done_seq < seq {
+            st = self.written.wait(st).unwrap_or_else(|e| e.into_inner());
+        }
+        if st.done_seq < seq {
+            // Nobody is writing and our frame is still queued: write it, with everything queued beside it.
+            st.writing = true;
+            let spare = std::mem::take(&mut st.spare);
+            let mut batch = std::mem::replace(&mut st.queued, spare);
+            let (from, to) = (st.done_seq, st.queued_seq);
+            drop(st);
+            let panic_guard = WriteDone(self); // lets the next caller write if `write` panics
+            let result = {
+                let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+                w.write_all(&batch).and_then(|()| w.flush())
+            };
+            std::mem::forget(panic_guard);
+            batch.clear();
+            if batch.capacity() > KEEP_BUFFER_BYTES {
+                batch = Vec::new();
+            }
+            st = self.state();
+            st.writing = false;
+            st.done_seq = to;
+            st.spare = batch;
+            if let Err(e) = &result {
+                st.failed = Some((from, to, e.kind(), e.to_string()));
+            }
+            drop(st);
+            self.written.notify_all();
+            return result;
+        }
+        match &st.failed {
+            Some((from, to, kind, msg)) if *from < seq && seq <= *to => Err(io::Error::new(*kind, msg.clone())),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// Dropped only when a write panics: lets the next caller write.
+struct WriteDone<'a>(&'a FrameWriter);
+
+impl Drop for WriteDone<'_> {
+    fn drop(&mut self) {
+        self.0.state().writing = false;
+        self.0.written.notify_all();
+    }
+}
+
+fn append_frame(out: &mut Vec<u8>, body: &[u8]) {
+    out.reserve(body.len() + 32);
     out.extend_from_slice(b"Content-Length: ");
     out.extend_from_slice(body.len().to_string().as_bytes());
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
-    out
-}
-
-/// Writes whole frames, one per call, from any number of threads.
-pub struct FrameWriter {
-    inner: Mutex<BufWriter<Box<dyn Write + Send>>>,
-}
-
-impl FrameWriter {
-    pub fn new<W: Write + Send + 'static>(inner: W) -> Self {
-        FrameWriter { inner: Mutex::new(BufWriter::with_capacity(READ_CHUNK, Box::new(inner))) }
-    }
-
-    /// Writes `Content-Length` + `body` as one write and flushes it.
-    pub fn write_frame(&self, body: &[u8]) -> io::Result<()> {
-        let frame = encode_frame(body);
-        let mut w = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-        w.write_all(&frame)?;
-        w.flush()
-    }
 }
 
 #[cfg(test)]
@@ -500,6 +581,78 @@ mod tests {
             b"Content-Length: -1\r\n\r\nContent-Length: 1234567890123456\r\n\r\nContent-Length: 0\r\n\r\n".to_vec();
         let items = read_all(vec![input]);
         assert_eq!(frames(&items), vec![""]);
+    }
+
+    #[test]
+    fn writer_coalesces_frames_queued_during_a_write() {
+        use std::sync::mpsc::{channel, Receiver, Sender};
+        use std::sync::{Arc, Mutex as M};
+        /// Records writes; the first one blocks until released.
+        struct Gate(Arc<M<Vec<Vec<u8>>>>, Sender<()>, M<Receiver<()>>);
+        impl Write for Gate {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                let first = self.0.lock().unwrap().is_empty();
+                self.0.lock().unwrap().push(b.to_vec());
+                if first {
+                    self.1.send(()).unwrap();
+                    self.2.lock().unwrap().recv().unwrap();
+                }
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let writes = Arc::new(M::new(Vec::new()));
+        let (started_tx, started_rx) = channel();
+        let (release_tx, release_rx) = channel();
+        let w = Arc::new(FrameWriter::new(Gate(writes.clone(), started_tx, M::new(release_rx))));
+        let first = {
+            let w = w.clone();
+            std::thread::spawn(move || w.write_frame(b"0").unwrap())
+        };
+        started_rx.recv().unwrap();
+        let others: Vec<_> = (1..=3)
+            .map(|i| {
+                let mine = w.clone();
+                let t = std::thread::spawn(move || mine.write_frame(i.to_string().as_bytes()).unwrap());
+                // Queued in this order.
+                while w.state().queued_seq < 1 + i {
+                    std::thread::yield_now();
+                }
+                t
+            })
+            .collect();
+        release_tx.send(()).unwrap();
+        first.join().unwrap();
+        for t in others {
+            t.join().unwrap();
+        }
+        let writes = writes.lock().unwrap();
+        assert_eq!(writes.len(), 2, "{writes:?}");
+        assert_eq!(writes[0], b"Content-Length: 1\r\n\r\n0");
+        assert_eq!(writes[1], b"Content-Length: 1\r\n\r\n1Content-Length: 1\r\n\r\n2Content-Length: 1\r\n\r\n3");
+    }
+
+    #[test]
+    fn writer_reports_errors_to_the_frames_that_failed() {
+        struct Fails(usize);
+        impl Write for Fails {
+            fn write(&mut self, b: &[u8]) -> io::Result<usize> {
+                self.0 += 1;
+                if self.0 == 2 {
+                    return Err(io::Error::new(ErrorKind::BrokenPipe, "gone"));
+                }
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> io::Result<()> {
+                Ok(())
+            }
+        }
+        let w = FrameWriter::new(Fails(0));
+        assert!(w.write_frame(b"{}").is_ok());
+        assert_eq!(w.write_frame(b"{}").unwrap_err().kind(), ErrorKind::BrokenPipe);
+        assert!(w.write_frame(b"{}").is_ok());
     }
 
     #[test]

@@ -38,6 +38,7 @@ pub mod framing;
 mod host;
 mod peer;
 mod plugin;
+mod pool;
 mod run;
 mod stdio;
 pub mod testing;

@@ -5,6 +5,7 @@ use crate::error::{codes, PluginError};
 use crate::framing::{FrameReader, FrameWriter, DEFAULT_MAX_MESSAGE_BYTES};
 use crate::host::Host;
 use crate::peer::{self, Dispatch, Peer, Responder};
+use crate::pool::{Pool, DEFAULT_MAX_WORKERS};
 use crate::run::{PluginState, Run};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -173,6 +174,7 @@ pub struct Plugin {
     host: Host,
     max_message_bytes: usize,
     eof_grace: Duration,
+    max_workers: usize,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -201,6 +203,7 @@ impl Plugin {
             host: Host::default(),
             max_message_bytes: DEFAULT_MAX_MESSAGE_BYTES,
             eof_grace: DEFAULT_EOF_GRACE,
+            max_workers: default_max_workers(),
         }
     }
 
@@ -310,6 +313,14 @@ impl Plugin {
         self
     }
 
+    /// How many invokes may run at once (default 256, or `PLUGD_MAX_WORKERS` when set). Invokes run on worker
+    /// threads that are started on demand and reused: one that blocks never holds up the others until this many
+    /// are running; more wait for a free worker.
+    pub fn max_workers(&mut self, workers: usize) -> &mut Self {
+        self.max_workers = workers.max(1);
+        self
+    }
+
     /// A handle on the host connection for hooks and threads of your own (connected once serving).
     pub fn host(&self) -> Host {
         self.host.clone()
@@ -352,12 +363,14 @@ impl Plugin {
         }
         let max = self.max_message_bytes;
         let grace = self.eof_grace;
+        let max_workers = self.max_workers;
         let runtime = Arc::new(Runtime {
             plugin: self,
             peer: peer.clone(),
             state: Arc::new(RwLock::new(PluginState::default())),
             done: Mutex::new(done_tx.clone()),
             jobs: Mutex::new(jobs_tx),
+            pool: Pool::new("plugd-run", max_workers),
         });
         let rt = runtime.clone();
         let spawned = std::thread::Builder::new().name("plugd-reader".into()).spawn(move || {
@@ -384,6 +397,8 @@ struct Runtime {
     state: Arc<RwLock<PluginState>>,
     done: Mutex<Sender<()>>,
     jobs: Mutex<Sender<Box<dyn FnOnce() + Send>>>,
+    /// Runs the invokes.
+    pool: Pool,
 }
 
 #[derive(Deserialize)]
@@ -424,6 +439,14 @@ struct SdkInfo {
     version: &'static str,
 }
 
+fn default_max_workers() -> usize {
+    std::env::var("PLUGD_MAX_WORKERS")
+        .ok()
+        .and_then(|v| v.trim().parse().ok())
+        .filter(|&n| n > 0)
+        .unwrap_or(DEFAULT_MAX_WORKERS)
+}
+
 fn major_of(version: &str) -> Option<u64> {
     let v = version.trim();
     let mut parts = v.split('.');
@@ -460,17 +483,28 @@ fn panic_message(p: &(dyn std::any::Any + Send)) -> String {
 }
 
 impl Runtime {
-    fn spawn(&self, name: String, id: &Value, responder: Responder, work: impl FnOnce(Responder) + Send + 'static) {
-        // The responder goes to the thread; if the thread cannot start, answer here.
+    /// Runs `work` on a thread of its own (`Some(name)`) or on a pool worker (`None`). The responder goes to the
+    /// job; if it cannot start, the request is answered here.
+    fn spawn(
+        &self,
+        name: Option<String>,
+        id: &Value,
+        responder: Responder,
+        work: impl FnOnce(Responder) + Send + 'static,
+    ) {
         let slot = Arc::new(Mutex::new(Some(responder)));
         let theirs = slot.clone();
-        let spawned = std::thread::Builder::new().name(name).spawn(move || {
+        let job = move || {
             let responder = theirs.lock().unwrap_or_else(|e| e.into_inner()).take();
             if let Some(r) = responder {
                 work(r);
             }
-        });
-        if let Err(e) = spawned {
+        };
+        let started = match name {
+            Some(name) => std::thread::Builder::new().name(name).spawn(job).map(drop),
+            None => self.pool.submit(job),
+        };
+        if let Err(e) = started {
             if let Some(r) = slot.lock().unwrap_or_else(|e| e.into_inner()).take() {
                 let err = PluginError::protocol(codes::INTERNAL_ERROR, format!("cannot start a thread: {e}"));
                 r.respond::<Value>(id, Err(err));
@@ -493,7 +527,7 @@ impl Runtime {
             st.data_dir = plugin.and_then(|p| p.get("dataDir")).and_then(Value::as_str).map(PathBuf::from);
         }
         let rt = self.clone();
-        self.spawn("plugd-handshake".into(), &id.clone(), responder, move |responder| {
+        self.spawn(Some("plugd-handshake".into()), &id.clone(), responder, move |responder| {
             if let Some(hook) = &rt.plugin.startup {
                 let config = rt.state.read().unwrap_or_else(|e| e.into_inner()).config.clone();
                 let outcome = catch_unwind(AssertUnwindSafe(|| hook(&config)));
@@ -560,8 +594,7 @@ impl Runtime {
         };
         let rt = self.clone();
         let input = p.input;
-        let name = format!("plugd-run-{}", run.id);
-        self.spawn(name, &id.clone(), responder, move |responder| {
+        self.spawn(None, &id.clone(), responder, move |responder| {
             let outcome = catch_unwind(AssertUnwindSafe(|| handler(&run, input)));
             rt.peer.untrack_incoming(&id);
             let result = match outcome {
@@ -578,7 +611,7 @@ impl Runtime {
 
     fn shutdown(self: &Arc<Self>, id: Value, responder: Responder) {
         let rt = self.clone();
-        self.spawn("plugd-shutdown".into(), &id.clone(), responder, move |responder| {
+        self.spawn(Some("plugd-shutdown".into()), &id.clone(), responder, move |responder| {
             if let Some(hook) = &rt.plugin.shutdown {
                 if catch_unwind(AssertUnwindSafe(|| hook())).is_err() {
                     peer::warn("the shutdown hook panicked");
