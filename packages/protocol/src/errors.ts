@@ -70,7 +70,8 @@ export class RpcError extends Error {
   /**
    * `x instanceof RpcError` holds for an RpcError of any copy of this module: @plugd/sdk's bundle carries its own,
    * and a plugin that throws `RpcError.of(…)` imported from @plugd/protocol must still answer with that code.
-   * Subclasses (PluginError…) keep the ordinary prototype check.
+   * Subclasses (PluginError…) keep the ordinary prototype check. (One shared copy instead — the SDK bundle importing
+   * a bundled @plugd/protocol — was measured: ~2 ms more per plugin cold start, 1.5× → 1.63× `node -e 0`.)
    */
   static override [Symbol.hasInstance]<T>(this: abstract new (...args: any[]) => T, value: unknown): value is T {
     // biome-ignore lint/complexity/noThisInStatic: `this` is the class right of instanceof, RpcError or a subclass

@@ -1,35 +1,8 @@
-import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ErrorCodes } from "../src/errors.js";
-import { FrameDecoder } from "../src/framing.js";
 import { IdTable } from "../src/id-table.js";
 import { encodeInvokeParams } from "../src/methods.js";
-import { type ProtocolWarning, RpcPeer } from "../src/peer.js";
-
-/** A peer plus raw access to the other end of its streams (as in peer.test.ts). */
-function raw() {
-  const toPeer = new PassThrough();
-  const fromPeer = new PassThrough();
-  const warnings: ProtocolWarning[] = [];
-  const peer = new RpcPeer(toPeer, fromPeer, { onWarning: (w) => warnings.push(w), maxMessageBytes: 1000 });
-  const received: any[] = [];
-  const texts: string[] = [];
-  const decoder = new FrameDecoder({
-    frame: (b) => {
-      texts.push(b);
-      received.push(JSON.parse(b));
-    },
-    garbage: () => {},
-    oversize: () => {},
-  });
-  fromPeer.on("data", (c: Buffer) => decoder.push(c));
-  const next = async (n = 1) => {
-    while (received.length < n) await new Promise((r) => setTimeout(r, 2));
-    return received.splice(0, n);
-  };
-  const send = (s: string) => toPeer.write(`Content-Length: ${Buffer.byteLength(s)}\r\n\r\n${s}`);
-  return { peer, warnings, next, send, texts };
-}
+import { rawPeer as raw } from "./helpers.js";
 
 describe("RpcPeer envelope fast path", () => {
   it("reads requests whose envelope is not the usual shape exactly as the usual ones", async () => {

@@ -1,8 +1,8 @@
 import { PassThrough } from "node:stream";
 import { describe, expect, it } from "vitest";
 import { ErrorCodes, RpcError } from "../src/errors.js";
-import { FrameDecoder } from "../src/framing.js";
 import { type ProtocolWarning, RpcPeer } from "../src/peer.js";
+import { rawPeer as raw } from "./helpers.js";
 
 /** Two peers wired back to back over in-memory streams. */
 function pair(opts: { maxMessageBytes?: number } = {}) {
@@ -13,27 +13,6 @@ function pair(opts: { maxMessageBytes?: number } = {}) {
   const a = new RpcPeer(bToA, aToB, { ...opts, onWarning: (w) => warningsA.push(w) });
   const b = new RpcPeer(aToB, bToA, { ...opts, onWarning: (w) => warningsB.push(w) });
   return { a, b, aToB, bToA, warningsA, warningsB };
-}
-
-/** A peer plus raw access to the other end of its streams, to send hand-made bytes. */
-function raw() {
-  const toPeer = new PassThrough();
-  const fromPeer = new PassThrough();
-  const warnings: ProtocolWarning[] = [];
-  const peer = new RpcPeer(toPeer, fromPeer, { onWarning: (w) => warnings.push(w), maxMessageBytes: 1000 });
-  const received: any[] = [];
-  const decoder = new FrameDecoder({
-    frame: (b) => received.push(JSON.parse(b)),
-    garbage: () => {},
-    oversize: () => {},
-  });
-  fromPeer.on("data", (c: Buffer) => decoder.push(c));
-  const next = async (n = 1) => {
-    while (received.length < n) await new Promise((r) => setTimeout(r, 2));
-    return received.splice(0, n);
-  };
-  const send = (s: string) => toPeer.write(`Content-Length: ${Buffer.byteLength(s)}\r\n\r\n${s}`);
-  return { peer, toPeer, warnings, next, send };
 }
 
 describe("RpcPeer", () => {

@@ -67,7 +67,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
   if (!fs.existsSync(settings.pluginsDir)) {
     throw new Error(`plugins directory ${settings.pluginsDir} does not exist (set --plugins-dir or PLUGD_PLUGINS_DIR)`);
   }
-  const store = openStore(settings.dataDir);
+  const store = openStore(settings.dataDir, { onWarning: (msg) => logger.warn(msg) });
   const tokens = new RunTokens(loadOrCreateSecret(settings.dataDir, "run-token.secret"), Defaults.runs.runTokenTtlMs);
   const host = new PluginHost({
     pluginsDir: settings.pluginsDir,

@@ -625,8 +625,10 @@ describe("WAL checkpoints", () => {
     expect(store.checkpointer!.stats.lastError).toBeUndefined();
   });
 
-  it("fall back to SQLite's own checkpoints if the worker dies", async () => {
-    const store = open();
+  it("fall back to SQLite's own checkpoints if the worker dies, and say so", async () => {
+    const warnings: string[] = [];
+    const store = SqliteStore.open(file, { onWarning: (m) => warnings.push(m) });
+    opened.push(store);
     expect(store.pragma("wal_autocheckpoint")).toBe(0);
     // A crash of the worker, as far as the store can tell.
     await store.checkpointer!["worker"].terminate();
@@ -634,5 +636,6 @@ describe("WAL checkpoints", () => {
     while (store.pragma("wal_autocheckpoint") === 0 && Date.now() < deadline)
       await new Promise((r) => setTimeout(r, 10));
     expect(store.pragma("wal_autocheckpoint")).toBe(1000);
+    expect(warnings).toEqual([expect.stringMatching(/checkpoint worker stopped .*checkpoints run in commits again/)]);
   });
 });

@@ -108,6 +108,10 @@ export const Defaults = {
     flushIntervalMs: 50,
     flushMaxRecords: 5_000,
   },
+  store: {
+    /** How often the checkpoint worker copies plugd.db's WAL into the database file. */
+    checkpointIntervalMs: 1_000,
+  },
   messagePlane: {
     enabled: true,
     host: "127.0.0.1",
@@ -129,6 +133,8 @@ export const Defaults = {
     validateMode: "strict" as "strict" | "warn" | "off",
     /** replay plans: maximum depth. */
     maxPlanDepth: 16,
+    /** close() waits up to this long for libzmq to let go of each TCP port, so a restart on it does not race. */
+    portReleaseWaitMs: 2_000,
   },
 } as const;
 

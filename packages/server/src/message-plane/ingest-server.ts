@@ -51,7 +51,7 @@ export class IngestServer {
 
   constructor(
     private readonly bus: IngestBus,
-    settings: MessagePlaneSettings,
+    private readonly settings: MessagePlaneSettings,
     private readonly log: PlaneLogger,
   ) {
     this.warn = new RateLimitedWarn(log);
@@ -190,6 +190,6 @@ export class IngestServer {
   }
 
   close(): Promise<void> {
-    return releaseSocket(this.sock);
+    return releaseSocket(this.sock, this.settings.portReleaseWaitMs, this.log);
   }
 }

@@ -93,6 +93,6 @@ export class PubServer {
 
   close(): Promise<void> {
     this.closing = true;
-    return releaseSocket(this.sock);
+    return releaseSocket(this.sock, this.settings.portReleaseWaitMs, this.log);
   }
 }

@@ -126,6 +126,6 @@ export class RpcServer {
 
   close(): Promise<void> {
     this.closing = true;
-    return releaseSocket(this.sock);
+    return releaseSocket(this.sock, this.settings.portReleaseWaitMs, this.log);
   }
 }

@@ -18,6 +18,7 @@ export interface MessagePlaneSettings {
   pubEncoding: "msgpack" | "json";
   validateMode: "strict" | "warn" | "off";
   maxPlanDepth: number;
+  portReleaseWaitMs: number;
 }
 
 export const DEFAULT_MESSAGE_PLANE_SETTINGS: Readonly<MessagePlaneSettings> = Object.freeze({
@@ -41,6 +42,7 @@ export function resolveMessagePlaneSettings(overrides: Partial<MessagePlaneSetti
     "rpcHwm",
     "pubSendHwm",
     "maxPlanDepth",
+    "portReleaseWaitMs",
   ] as const) {
     const v = s[k];
     if (!Number.isInteger(v) || v < 1) throw new Error(`message plane ${k} must be a positive integer (got ${v})`);

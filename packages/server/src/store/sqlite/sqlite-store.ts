@@ -1,12 +1,11 @@
 import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
+import { Defaults } from "../../config/defaults.js";
 import type { BlobRecord, ExportItem, RunError, RunEvent, RunQuery, RunRecord, RunStatus, Storage } from "../types.js";
 import { Checkpointer } from "./checkpointer.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
-/** How often the worker copies the WAL into the database file. */
-const CHECKPOINT_INTERVAL_MS = 1000;
 /** SQLite's default `wal_autocheckpoint` (pages), restored if the checkpoint worker dies. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
@@ -168,6 +167,13 @@ const BLOB_COLUMNS = [
 const params = (cols: readonly string[]) => cols.map((c) => `@${c}`).join(", ");
 const sets = (cols: readonly string[]) => cols.map((c) => `${c} = @${c}`).join(", ");
 
+export interface SqliteStoreOptions {
+  /** How often the worker copies the WAL into the database file (default Defaults.store.checkpointIntervalMs). */
+  checkpointIntervalMs?: number;
+  /** Told what went wrong beside the writes themselves (the checkpoint worker dying). */
+  onWarning?: (message: string) => void;
+}
+
 /** A write waiting for the commit of the batch it is in. */
 interface Waiter {
   resolve: () => void;
@@ -191,11 +197,8 @@ export class SqliteStore implements Storage {
   private waiters: Waiter[] = [];
   private readonly commitLater = () => this.commit();
 
-  /**
-   * Opens (creating it and its directory if needed) and migrates the database file. `checkpointIntervalMs`: how
-   * often the worker copies the WAL into the database file.
-   */
-  static open(file: string, opts: { checkpointIntervalMs?: number } = {}): SqliteStore {
+  /** Opens (creating it and its directory if needed) and migrates the database file. */
+  static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
     if (file !== ":memory:") fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
     const db = new Database(file);
     try {
@@ -209,9 +212,10 @@ export class SqliteStore implements Storage {
       // Checkpoints move to a worker (see Checkpointer); an in-memory database has no WAL.
       if (onDisk) db.pragma("wal_autocheckpoint = 0");
       const checkpointer = onDisk
-        ? new Checkpointer(file, opts.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS, () => {
+        ? new Checkpointer(file, opts.checkpointIntervalMs ?? Defaults.store.checkpointIntervalMs, (reason) => {
             // Back to SQLite's own checkpoints (in commits, on the event loop): slower, but the WAL stays bounded.
             if (db.open) db.pragma(`wal_autocheckpoint = ${SQLITE_DEFAULT_AUTOCHECKPOINT}`);
+            opts.onWarning?.(`the WAL checkpoint worker stopped (${reason}); checkpoints run in commits again`);
           })
         : undefined;
       return new SqliteStore(db, checkpointer);
