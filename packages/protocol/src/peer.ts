@@ -582,7 +582,7 @@ export class RpcPeer {
     try {
       result = handler(params, ctx);
     } catch (e) {
-      return errorText(id, toErrorObject(e));
+      return this.fitted(id, errorText(id, toErrorObject(e)));
     }
     // A synchronous handler is answered synchronously: no promise, no microtask hop.
     if (!(result instanceof Promise)) return this.answer(id, result);
@@ -599,14 +599,14 @@ export class RpcPeer {
           ctx.cancelled && !(e instanceof RpcError)
             ? RpcError.of("CANCELLED", "the request was cancelled").toObject()
             : toErrorObject(e);
-        return errorText(id, err);
+        return this.fitted(id, errorText(id, err));
       },
     );
   }
 
   private answer(id: RequestId, value: unknown): string {
     try {
-      return resultText(id, value);
+      return this.fitted(id, resultText(id, value));
     } catch (e) {
       // A cycle or a BigInt in the result: the caller gets an error instead of the handler's process crashing.
       return errorText(id, {
@@ -616,13 +616,15 @@ export class RpcPeer {
     }
   }
 
+  /** The response to request `id`, or a MESSAGE_TOO_LARGE error in its place when it is over the limit. */
+  private fitted(id: RequestId, json: string): string {
+    if (json.length <= this.maxMessageBytes || Buffer.byteLength(json) <= this.maxMessageBytes) return json;
+    return errorText(id, this.tooLarge("response", Buffer.byteLength(json)).toObject());
+  }
+
+  /** Sends a response built by dispatch (sized there, see fitted()). */
   private respond(json: string): void {
     if (this.closedReason !== undefined) return;
-    if (json.length > this.maxMessageBytes && Buffer.byteLength(json) > this.maxMessageBytes) {
-      const err = this.tooLarge("response", Buffer.byteLength(json));
-      this.send(errorText(responseId(json), err.toObject()));
-      return;
-    }
     this.send(json);
   }
 
@@ -686,10 +688,4 @@ function plainStringEnd(s: string, from: number): number {
     if (c === 0x5c || c < 0x20) return -1;
   }
   return -1;
-}
-
-/** The id of a response we built ourselves (resultText), for the error that replaces it when it is too large. */
-function responseId(json: string): RequestId | null {
-  const m = /^\{"jsonrpc":"2\.0","id":(\d+|"(?:[^"\\]|\\.)*"|null)/.exec(json);
-  return m ? JSON.parse(m[1]!) : null;
 }

@@ -159,6 +159,21 @@ describe("RpcPeer", () => {
     await expect(a.request("big")).rejects.toMatchObject({ code: ErrorCodes.MESSAGE_TOO_LARGE });
   });
 
+  it("answers a request with a string id whose async result or error is oversize with MESSAGE_TOO_LARGE", async () => {
+    const { peer, next, send } = raw();
+    peer.onRequest("big", async () => "y".repeat(5000));
+    peer.onRequest("loud", async () => {
+      throw RpcError.of("INVALID_INPUT", "e".repeat(5000));
+    });
+    send(JSON.stringify({ jsonrpc: "2.0", id: "s-1", method: "big" }));
+    send(JSON.stringify({ jsonrpc: "2.0", id: "s-2", method: "loud" }));
+    const replies = await next(2);
+    expect(replies).toEqual([
+      expect.objectContaining({ id: "s-1", error: expect.objectContaining({ code: ErrorCodes.MESSAGE_TOO_LARGE }) }),
+      expect.objectContaining({ id: "s-2", error: expect.objectContaining({ code: ErrorCodes.MESSAGE_TOO_LARGE }) }),
+    ]);
+  });
+
   it("answers malformed JSON with a parse error and invalid messages with invalid request", async () => {
     const { peer, next, send, toPeer } = raw();
     peer.onRequest("echo", (p) => p);
