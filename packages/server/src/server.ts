@@ -110,6 +110,7 @@ export async function startServer(settings: Settings, opts: StartOptions = {}): 
     defaultTimeoutMs: settings.runDefaultTimeoutMs,
     cancelGraceMs: settings.runCancelGraceMs,
     progressMinIntervalMs: Defaults.runs.progressMinIntervalMs,
+    holdMs: Defaults.runs.holdMs,
     logger,
   });
   const config = new ConfigService(host);

@@ -79,6 +79,11 @@ export const Defaults = {
     cancelGraceMs: 3_000,
     runTokenTtlMs: 3_600_000,
     progressMinIntervalMs: 100,
+    /**
+     * A run whose caller hears of it only when it ends (POST /runs with wait: true, plugin-to-plugin calls) is
+     * written when it ends, or this long after it started if still going: one write per short run instead of three.
+     */
+    holdMs: 50,
     uploadMaxBytes: 100 * 1024 * 1024,
   },
   ws: {

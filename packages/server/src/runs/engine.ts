@@ -5,6 +5,7 @@ import type { NestedCall, PluginHost } from "../host/host.js";
 import type { ExportItem, RunError, RunEvent, RunRecord, RunStatus, Storage } from "../store/types.js";
 import { failEnvelope, isEnvelope, okEnvelope, type ResultEnvelope } from "./envelope.js";
 import { newId } from "./ids.js";
+import { type RunEntry, RunJournal } from "./journal.js";
 import { canTransition, isTerminal } from "./state-machine.js";
 import type { RunTokens } from "./tokens.js";
 
@@ -20,12 +21,19 @@ export interface CreateRunInput {
   parent_run_id?: string;
   /** Plugin ids of the calls this run is nested in (plugin-to-plugin calls). */
   call_chain?: string[];
+  /**
+   * The caller hears of the run only when it ends (`wait: true`, a plugin-to-plugin call): the run may be written
+   * when it ends instead of when it starts (see RunJournal). Ignored with an idempotency key.
+   */
+  reported_at_end?: boolean;
 }
 
 export interface EngineOptions {
   defaultTimeoutMs: number;
   cancelGraceMs: number;
   progressMinIntervalMs: number;
+  /** How long a run reported at its end may stay unwritten while it runs (0: written when it starts). */
+  holdMs: number;
   logger: Logger;
 }
 
@@ -41,6 +49,7 @@ export type RunListener = (ev: RunEvent, run: RunRecord) => void;
 
 interface LiveRun {
   run: RunRecord;
+  entry: RunEntry;
   abort: AbortController;
   cancel: AbortController;
   graceTimer?: NodeJS.Timeout;
@@ -62,13 +71,20 @@ export class RunEngine {
   private readonly listeners = new Map<string, Set<RunListener>>();
   private readonly global = new Set<RunListener>();
   private closing = false;
+  private readonly journal: RunJournal;
 
   constructor(
     private readonly store: Storage,
     private readonly host: PluginHost,
     private readonly tokens: RunTokens,
     private readonly opts: EngineOptions,
-  ) {}
+  ) {
+    this.journal = new RunJournal(store, {
+      holdMs: opts.holdMs,
+      onEvent: (ev, run) => this.notify(ev, run),
+      onError: (err, runId) => opts.logger.error({ err, run_id: runId }, "could not write a run's changes"),
+    });
+  }
 
   /** Ends runs a previous process left in flight: nothing stays non-terminal across a restart. */
   async recover(): Promise<number> {
@@ -100,7 +116,7 @@ export class RunEngine {
     }
     const args = input.args ?? {};
     // 4xx before anything is recorded: unknown plugin or entry, plugin not running, input not fitting its schema.
-    const entry = this.host.check(input.plugin_id, input.entry_id, stripCtx(args));
+    const spec = this.host.check(input.plugin_id, input.entry_id, stripCtx(args));
     const t = now();
     const run: RunRecord = {
       run_id: newId(),
@@ -132,19 +148,25 @@ export class RunEngine {
       result: null,
       rev: 1,
     };
-    try {
-      await this.store.insertRun(run);
-    } catch (e) {
-      // Two requests with the same new idempotency key raced: the loser returns the winner's run.
-      if (input.idempotency_key) {
+    if (input.idempotency_key) {
+      // Inserted at once, alone: the unique index settles two requests racing with the same new key.
+      try {
+        await this.store.insertRun(run);
+      } catch (e) {
+        // The loser returns the winner's run.
         const winner = await this.store.findRunByIdempotencyKey(input.idempotency_key);
         if (winner) return { run: winner, ...this.tokenFor(winner.run_id), created: false };
+        throw e;
       }
-      throw e;
     }
+    const entry = this.journal.open(run, {
+      hold: input.reported_at_end === true && !input.idempotency_key,
+      stored: input.idempotency_key !== undefined,
+    });
     let resolveDone!: (r: RunRecord) => void;
     const live: LiveRun = {
       run,
+      entry,
       abort: new AbortController(),
       cancel: new AbortController(),
       lastProgressAt: 0,
@@ -155,14 +177,20 @@ export class RunEngine {
       resolveDone,
     };
     this.live.set(run.run_id, live);
-    await this.emit(run, "status", { status: "queued" });
-    const timeoutMs = entry.timeoutMs ?? input.timeout_ms ?? this.opts.defaultTimeoutMs;
+    this.emit(live, "status", { status: "queued" });
+    // A caller told of the run now is told only once it is on disk; a held run is written as it ends.
+    if (!entry.held) await this.journal.settle(entry);
+    const timeoutMs = spec.timeoutMs ?? input.timeout_ms ?? this.opts.defaultTimeoutMs;
     void this.execute(live, timeoutMs, input.call_chain);
     return { run, ...this.tokenFor(run.run_id), created: true };
   }
 
   async get(runId: string): Promise<RunRecord | undefined> {
-    return this.live.get(runId)?.run ?? (await this.store.getRun(runId));
+    const live = this.live.get(runId);
+    if (!live) return this.store.getRun(runId);
+    // Someone knows of the run: it is written now, not when it ends.
+    this.journal.release(live.entry);
+    return live.run;
   }
 
   /** Resolves with the run once it is terminal (or as it is when `timeoutMs` passes first). */
@@ -175,7 +203,10 @@ export class RunEngine {
       timer = setTimeout(() => r(live.run), timeoutMs);
     });
     try {
-      return await Promise.race([live.done, timeout]);
+      const run = await Promise.race([live.done, timeout]);
+      // Answered before it ended: the caller gets its id, so it must be on disk first.
+      if (!isTerminal(run.status)) await this.journal.settle(live.entry);
+      return run;
     } finally {
       clearTimeout(timer);
     }
@@ -188,6 +219,7 @@ export class RunEngine {
   async cancel(runId: string, reason = "cancelled by request"): Promise<RunRecord | undefined> {
     const live = this.live.get(runId);
     if (!live) return this.store.getRun(runId);
+    this.journal.release(live.entry);
     const { run } = live;
     if (run.status === "queued") {
       live.abort.abort();
@@ -199,7 +231,7 @@ export class RunEngine {
       run.cancel_requested = true;
       run.cancel_reason = reason;
       run.cancel_requested_at = now();
-      await this.transition(live, "cancel_requested");
+      this.transition(live, "cancel_requested");
       live.cancel.abort();
       live.graceTimer = setTimeout(() => {
         if (isTerminal(live.run.status)) return;
@@ -210,6 +242,8 @@ export class RunEngine {
         live.abort.abort();
         this.host.recycle(run.plugin_id);
       }, this.opts.cancelGraceMs);
+      // The caller is told the cancel was requested: on disk first.
+      await this.journal.settle(live.entry);
     }
     return live.run;
   }
@@ -225,6 +259,8 @@ export class RunEngine {
 
   /** Live events of one run. Returns the unsubscribe function. */
   subscribe(runId: string, fn: RunListener): () => void {
+    const live = this.live.get(runId);
+    if (live) this.journal.release(live.entry);
     let set = this.listeners.get(runId);
     if (!set) {
       set = new Set();
@@ -257,6 +293,7 @@ export class RunEngine {
       entry_id: req.entry,
       args: (req.input ?? {}) as Record<string, unknown>,
       call_chain: req.chain,
+      reported_at_end: true,
       ...(req.parentRunId ? { parent_run_id: req.parentRunId } : {}),
       ...(req.timeoutMs ? { timeout_ms: req.timeoutMs } : {}),
     });
@@ -275,9 +312,11 @@ export class RunEngine {
   async shutdown(reason = "the server shut down while this run was in flight"): Promise<void> {
     this.closing = true;
     await Promise.all(
-      [...this.live.values()].map((live) => {
+      [...this.live.values()].map(async (live) => {
         live.abort.abort();
-        return this.finish(live, "failed", { code: "SERVER_SHUTDOWN", message: reason }, true);
+        await this.finish(live, "failed", { code: "SERVER_SHUTDOWN", message: reason }, true);
+        // A run that ended just before is still being written by its own finish.
+        await live.done;
       }),
     );
   }
@@ -300,29 +339,29 @@ export class RunEngine {
         onStart: () => {
           if (run.status !== "queued") return;
           run.started_at = now();
-          void this.transition(live, "running");
+          this.transition(live, "running");
         },
         onProgress: (p) => this.progress(live, p),
-        onOutput: (o) => void this.emit(run, "output", { chunk: o.chunk, stream: o.stream ?? "stdout" }),
-        onExport: (e) => void this.addExport(live, e),
+        onOutput: (o) => this.emit(live, "output", { chunk: o.chunk, stream: o.stream ?? "stdout" }),
+        onExport: (e) => this.addExport(live, e),
       });
       if (isTerminal(run.status)) return;
       if (isEnvelope(output)) {
-        if (output.success) await this.succeed(live, output.data, output);
+        if (output.success) this.succeed(live, output.data, output);
         else
-          await this.fail(
+          this.fail(
             live,
             output.error ?? { code: "ENTRY_FAILED", message: output.message || "the entry reported failure" },
             output,
           );
       } else {
-        await this.succeed(live, output, okEnvelope(output, run.trace_id));
+        this.succeed(live, output, okEnvelope(output, run.trace_id));
       }
     } catch (e) {
       if (isTerminal(run.status)) return;
       const err = e instanceof RpcError ? e : RpcError.of("ENTRY_FAILED", (e as Error)?.message ?? String(e));
       if (err.symbol === "TIMEOUT") {
-        await this.finish(
+        void this.finish(
           live,
           "timeout",
           { code: "TIMEOUT", message: err.message, details: { timeoutMs } },
@@ -330,7 +369,7 @@ export class RunEngine {
           true,
         );
       } else if (run.cancel_requested) {
-        await this.finish(
+        void this.finish(
           live,
           "canceled",
           { code: "CANCELED", message: `canceled: ${run.cancel_reason}` },
@@ -338,28 +377,28 @@ export class RunEngine {
           true,
         );
       } else {
-        await this.fail(live, toRunError(err));
+        this.fail(live, toRunError(err));
       }
     }
   }
 
-  private async succeed(live: LiveRun, data: unknown, envelope: ResultEnvelope): Promise<void> {
+  private succeed(live: LiveRun, data: unknown, envelope: ResultEnvelope): void {
     const { run } = live;
     run.result = data;
     run.progress = 1;
     run.stage ??= "done";
     run.message ??= "done";
-    await this.systemExport(live, envelope);
-    await this.finish(live, "succeeded", null);
+    this.systemExport(live, envelope);
+    void this.finish(live, "succeeded", null);
   }
 
-  private async fail(live: LiveRun, error: RunError, envelope?: ResultEnvelope): Promise<void> {
-    await this.systemExport(live, envelope ?? failEnvelope(error, live.run.trace_id));
-    await this.finish(live, "failed", error);
+  private fail(live: LiveRun, error: RunError, envelope?: ResultEnvelope): void {
+    this.systemExport(live, envelope ?? failEnvelope(error, live.run.trace_id));
+    void this.finish(live, "failed", error);
   }
 
-  private async systemExport(live: LiveRun, envelope: ResultEnvelope): Promise<void> {
-    const item = await this.store.insertExport({
+  private systemExport(live: LiveRun, envelope: ResultEnvelope): void {
+    const item = this.addItem(live, {
       export_item_id: newId(),
       run_id: live.run.run_id,
       type: "json",
@@ -376,31 +415,31 @@ export class RunEngine {
       metadata: { kind: "trigger_response" },
     });
     live.run.result_refs.push(item.export_item_id);
-    await this.emit(live.run, "export", exportEvent(item));
   }
 
-  private async addExport(live: LiveRun, e: ExportParams): Promise<void> {
-    try {
-      const item = await this.store.insertExport({
-        export_item_id: newId(),
-        run_id: live.run.run_id,
-        type: e.type,
-        category: "user",
-        created_at: now(),
-        label: e.label ?? null,
-        description: e.description ?? null,
-        text: e.type === "text" ? String(e.data ?? "") : null,
-        json: e.type === "json" ? (e.data ?? null) : null,
-        url: e.type === "url" ? (e.url ?? String(e.data ?? "")) : null,
-        binary_url: e.type === "binary_url" ? (e.url ?? String(e.data ?? "")) : null,
-        binary: e.type === "binary" ? String(e.data ?? "") : null,
-        mime: e.mime ?? null,
-        metadata: e.metadata ?? {},
-      });
-      await this.emit(live.run, "export", exportEvent(item));
-    } catch (err) {
-      this.opts.logger.error({ err, run_id: live.run.run_id }, "could not store an export");
-    }
+  private addExport(live: LiveRun, e: ExportParams): void {
+    this.addItem(live, {
+      export_item_id: newId(),
+      run_id: live.run.run_id,
+      type: e.type,
+      category: "user",
+      created_at: now(),
+      label: e.label ?? null,
+      description: e.description ?? null,
+      text: e.type === "text" ? String(e.data ?? "") : null,
+      json: e.type === "json" ? (e.data ?? null) : null,
+      url: e.type === "url" ? (e.url ?? String(e.data ?? "")) : null,
+      binary_url: e.type === "binary_url" ? (e.url ?? String(e.data ?? "")) : null,
+      binary: e.type === "binary" ? String(e.data ?? "") : null,
+      mime: e.mime ?? null,
+      metadata: e.metadata ?? {},
+    });
+  }
+
+  private addItem(live: LiveRun, item: Omit<ExportItem, "seq">): Omit<ExportItem, "seq"> {
+    this.journal.export(live.entry, item);
+    this.emit(live, "export", exportEvent(item));
+    return item;
   }
 
   /** Progress is applied at once but persisted and fanned out at most every progressMinIntervalMs per run. */
@@ -416,11 +455,11 @@ export class RunEngine {
     if (p.metrics) run.metrics = { ...run.metrics, ...p.metrics };
     live.progressDirty = true;
     const wait = live.lastProgressAt + this.opts.progressMinIntervalMs - Date.now();
-    if (wait <= 0) void this.flushProgress(live);
-    else live.progressTimer ??= setTimeout(() => void this.flushProgress(live), wait);
+    if (wait <= 0) this.flushProgress(live);
+    else live.progressTimer ??= setTimeout(() => this.flushProgress(live), wait);
   }
 
-  private async flushProgress(live: LiveRun): Promise<void> {
+  private flushProgress(live: LiveRun): void {
     if (live.progressTimer) clearTimeout(live.progressTimer);
     live.progressTimer = undefined;
     if (!live.progressDirty) return;
@@ -429,11 +468,11 @@ export class RunEngine {
     const { run } = live;
     run.rev++;
     run.updated_at = now();
-    await this.store.updateRun(run);
-    await this.emit(run, "progress", progressView(run));
+    this.journal.state(live.entry);
+    this.emit(live, "progress", progressView(run));
   }
 
-  private async transition(live: LiveRun, to: RunStatus): Promise<boolean> {
+  private transition(live: LiveRun, to: RunStatus): boolean {
     const { run } = live;
     if (!canTransition(run.status, to)) {
       this.opts.logger.warn({ run_id: run.run_id, from: run.status, to }, "illegal run transition ignored");
@@ -442,14 +481,15 @@ export class RunEngine {
     run.status = to;
     run.rev++;
     run.updated_at = now();
-    await this.store.updateRun(run);
-    await this.emit(run, "status", { status: to });
+    this.journal.state(live.entry);
+    this.emit(live, "status", { status: to });
     return true;
   }
 
   /**
    * Commits a terminal state. `force` also ends queued/running runs on shutdown, outside the transition table;
    * `lenient` allows `canceled`/`timeout` straight from running (the plugin answered before the cancel landed).
+   * Resolves (and resolves the run's `done`) once the terminal state is on disk.
    */
   private async finish(
     live: LiveRun,
@@ -469,32 +509,35 @@ export class RunEngine {
     // The state changes synchronously so a racing completion sees the run terminal.
     if (live.graceTimer) clearTimeout(live.graceTimer);
     if (live.progressTimer) clearTimeout(live.progressTimer);
-    const pendingProgress = live.progressDirty;
-    live.progressDirty = false;
+    if (live.progressDirty) {
+      live.progressDirty = false;
+      this.emit(live, "progress", progressView(run));
+    }
     run.status = to;
     run.error = error;
     run.finished_at = now();
     run.updated_at = run.finished_at;
     run.rev++;
-    this.live.delete(run.run_id);
+    this.journal.state(live.entry);
+    this.emit(live, "status", { status: to, ...(error ? { error } : {}) });
     try {
-      if (pendingProgress) await this.emit(run, "progress", progressView(run));
-      await this.store.updateRun(run);
-    } finally {
-      await this.emit(run, "status", { status: to, ...(error ? { error } : {}) });
-      live.resolveDone(run);
+      await this.journal.settle(live.entry);
+    } catch {
+      // Logged by the journal; the run still ends for everyone waiting on it.
     }
+    // Only now: until the store has the terminal state, readers get the run from memory.
+    this.live.delete(run.run_id);
+    live.resolveDone(run);
   }
 
-  private async emit(run: RunRecord, type: RunEvent["type"], data: unknown): Promise<void> {
-    let ev: RunEvent;
-    try {
-      ev = await this.store.appendRunEvent({ run_id: run.run_id, type, data, time: now() });
-    } catch (err) {
-      this.opts.logger.error({ err, run_id: run.run_id }, "could not record a run event");
-      return;
-    }
-    for (const fn of this.listeners.get(run.run_id) ?? []) fn(ev, run);
+  /** Records an event; listeners hear of it once it is on disk (RunJournal). */
+  private emit(live: LiveRun, type: RunEvent["type"], data: unknown): void {
+    this.journal.event(live.entry, type, data, now());
+  }
+
+  private notify(ev: RunEvent, run: RunRecord): void {
+    const set = this.listeners.get(run.run_id);
+    if (set) for (const fn of set) fn(ev, run);
     for (const fn of this.global) fn(ev, run);
   }
 }
@@ -546,6 +589,6 @@ function progressView(run: RunRecord) {
   };
 }
 
-function exportEvent(item: ExportItem) {
+function exportEvent(item: Omit<ExportItem, "seq">) {
   return { export_item_id: item.export_item_id, export_type: item.type, category: item.category, label: item.label };
 }

@@ -109,6 +109,20 @@ export interface MessageRecord {
   timestamp: number;
 }
 
+/**
+ * What changed in one run since it was last written: its row (inserted the first time, its state columns after),
+ * new exports, new events (their seq assigned by the run's owner). The run engine writes the changes of one
+ * event-loop turn, for every run, in one `saveRuns` call.
+ */
+export interface RunWrite {
+  /** The run's current record; written first, so its exports and events have their parent row. */
+  run?: RunRecord;
+  /** True for a run not stored yet (insert); false updates the state columns of a stored run. */
+  insert?: boolean;
+  exports: Omit<ExportItem, "seq">[];
+  events: RunEvent[];
+}
+
 export interface RunQuery {
   plugin_id?: string;
   status?: RunStatus[];
@@ -129,6 +143,12 @@ export interface Storage {
   getRun(runId: string): Promise<RunRecord | undefined>;
   findRunByIdempotencyKey(key: string): Promise<RunRecord | undefined>;
   listRuns(q: RunQuery): Promise<RunRecord[]>;
+
+  /**
+   * Writes the changes of many runs in one transaction: all of them, or none (the promise rejects). Resolves once
+   * they are on disk.
+   */
+  saveRuns(writes: readonly RunWrite[]): Promise<void>;
 
   /** Appends an event, assigning its seq. */
   appendRunEvent(ev: Omit<RunEvent, "seq">): Promise<RunEvent>;

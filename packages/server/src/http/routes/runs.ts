@@ -28,7 +28,7 @@ export function runRoutes(app: FastifyInstance, ctx: AppContext): void {
     },
     async (req) => {
       const { wait, wait_timeout_ms, ...input } = req.body;
-      const created = await ctx.engine.create(input);
+      const created = await ctx.engine.create({ ...input, reported_at_end: wait === true });
       const base = { run_id: created.run.run_id, run_token: created.run_token, expires_at: created.expires_at };
       // A new run is reported as created, "queued", even if it already started by the time this is serialised.
       if (!wait) return { ...base, status: created.created ? "queued" : created.run.status, created: created.created };

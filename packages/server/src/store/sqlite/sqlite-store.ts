@@ -2,7 +2,17 @@ import fs from "node:fs";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { Defaults } from "../../config/defaults.js";
-import type { BlobRecord, ExportItem, RunError, RunEvent, RunQuery, RunRecord, RunStatus, Storage } from "../types.js";
+import type {
+  BlobRecord,
+  ExportItem,
+  RunError,
+  RunEvent,
+  RunQuery,
+  RunRecord,
+  RunStatus,
+  RunWrite,
+  Storage,
+} from "../types.js";
 import { Checkpointer } from "./checkpointer.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
 
@@ -313,6 +323,29 @@ export class SqliteStore implements Storage {
     });
   }
 
+  saveRuns(writes: readonly RunWrite[]): Promise<void> {
+    const apply = () => {
+      for (const w of writes) {
+        if (w.run) {
+          if (w.insert) this.s.insertRun.run(fromRun(w.run));
+          else if (this.s.updateRun.run(fromRunState(w.run)).changes === 0)
+            throw new StoreError("RUN_NOT_FOUND", `cannot update run ${w.run.run_id}: it is not stored`);
+        }
+        for (const e of w.exports) this.s.insertExport.get(fromExport(e));
+        for (const ev of w.events) this.s.insertEventAt.run(ev.run_id, ev.seq, ev.type, ev.time, toJson(ev.data));
+      }
+    };
+    // The caller batches already: its own transaction, committed now, unless a group-commit batch is open (then
+    // it joins that one as a savepoint, to keep the writes of this turn in order and still all-or-none).
+    if (this.db.inTransaction || !this.db.open) return this.write(() => this.s.saveRunsTx(apply));
+    try {
+      this.s.saveRunsTx.immediate(apply);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return Promise.resolve();
+  }
+
   async getRun(runId: string): Promise<RunRecord | undefined> {
     const row = this.s.getRun.get(runId);
     return row && toRun(row);
@@ -446,6 +479,10 @@ function prepareStatements(db: Database.Database) {
          RETURNING seq`,
       )
       .pluck(),
+    insertEventAt: db.prepare<[string, number, string, number, string | null], void>(
+      "INSERT INTO run_events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
+    ),
+    saveRunsTx: db.transaction((apply: () => void) => apply()),
     listEvents: db.prepare<[string, number, number], EventRow>(
       "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     ),
