@@ -5,6 +5,7 @@ import pino from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { resolveSettings } from "../src/config/settings.js";
 import { RunJournal } from "../src/runs/journal.js";
+import { RunSignal } from "../src/runs/signal.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { SqliteStore } from "../src/store/sqlite/index.js";
 import type { RunEvent, RunRecord } from "../src/store/types.js";
@@ -168,6 +169,23 @@ describe("RunJournal over a real SQLite file", () => {
   });
 });
 
+describe("RunSignal", () => {
+  it("fires its listeners once, not removed ones nor ones added after", () => {
+    const s = new RunSignal();
+    const calls: string[] = [];
+    const a = () => calls.push("a");
+    const b = () => calls.push("b");
+    s.addEventListener("abort", a);
+    s.addEventListener("abort", b);
+    s.removeEventListener("abort", a);
+    s.abort("why");
+    s.abort("again");
+    s.addEventListener("abort", a);
+    expect(calls).toEqual(["b"]);
+    expect(s).toMatchObject({ aborted: true, reason: "why" });
+  });
+});
+
 describe("runs reported at their end (POST /runs with wait: true)", () => {
   let server: RunningServer;
   let dataDir: string;
@@ -209,6 +227,17 @@ describe("runs reported at their end (POST /runs with wait: true)", () => {
       [4, "status"],
     ]);
     expect((await server.store.listExports(r.run_id, undefined, 10)).map((e) => e.label)).toEqual(["trigger_response"]);
+  });
+
+  it("mirrors such a run into the bus as one runs record (its end state) and one export record", async () => {
+    const r = await post({ plugin_id: "hello-ts", entry_id: "echo", args: { text: "mirror" }, wait: true });
+    const ofRun = (store: "runs" | "export") =>
+      server.bus.recent(store, { topic: "hello-ts", limit: 1000 }).filter((x) => x.payload.run_id === r.run_id);
+    await until(async () => ofRun("export").length > 0, 2_000, "the export record");
+    const runs = ofRun("runs");
+    expect(runs).toHaveLength(1);
+    expect(runs[0]).toMatchObject({ type: "add", payload: { status: "succeeded" } });
+    expect(ofRun("export")).toHaveLength(1);
   });
 
   it("stores a run still going when wait_timeout_ms answers first", async () => {

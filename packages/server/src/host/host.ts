@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import {
+  type AbortSignalLike,
   type CallParams,
   type EntryInfo,
   type ExportParams,
@@ -65,9 +66,9 @@ export interface InvokeCallbacks {
 }
 
 export interface HostInvokeOptions extends InvokeCallbacks {
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** Asks the plugin to stop ($/cancelRequest) but keeps waiting for its answer. */
-  cancelSignal?: AbortSignal;
+  cancelSignal?: AbortSignalLike;
   /** Called when the call leaves the plugin's queue and is sent. */
   onStart?: () => void;
   /** Beats the entry's own timeout and the manifest's rpc timeout. */

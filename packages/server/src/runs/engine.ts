@@ -6,6 +6,7 @@ import type { ExportItem, RunError, RunEvent, RunRecord, RunStatus, Storage } fr
 import { failEnvelope, isEnvelope, okEnvelope, type ResultEnvelope } from "./envelope.js";
 import { newId } from "./ids.js";
 import { type RunEntry, RunJournal } from "./journal.js";
+import { RunSignal } from "./signal.js";
 import { canTransition, isTerminal } from "./state-machine.js";
 import type { RunTokens } from "./tokens.js";
 
@@ -50,8 +51,8 @@ export type RunListener = (ev: RunEvent, run: RunRecord) => void;
 interface LiveRun {
   run: RunRecord;
   entry: RunEntry;
-  abort: AbortController;
-  cancel: AbortController;
+  abort: RunSignal;
+  cancel: RunSignal;
   graceTimer?: NodeJS.Timeout;
   progressTimer?: NodeJS.Timeout;
   lastProgressAt: number;
@@ -167,8 +168,8 @@ export class RunEngine {
     const live: LiveRun = {
       run,
       entry,
-      abort: new AbortController(),
-      cancel: new AbortController(),
+      abort: new RunSignal(),
+      cancel: new RunSignal(),
       lastProgressAt: 0,
       progressDirty: false,
       done: new Promise((r) => {
@@ -333,8 +334,8 @@ export class RunEngine {
         runId: run.run_id,
         ...(callChain?.length ? { callChain } : {}),
         timeoutMs,
-        signal: live.abort.signal,
-        cancelSignal: live.cancel.signal,
+        signal: live.abort,
+        cancelSignal: live.cancel,
         ...invokeMeta(run),
         onStart: () => {
           if (run.status !== "queued") return;

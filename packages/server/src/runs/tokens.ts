@@ -1,4 +1,4 @@
-import { createHmac, timingSafeEqual } from "node:crypto";
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
 import { random16 } from "./ids.js";
 
 /**
@@ -14,11 +14,15 @@ export interface RunTokenPayload {
 }
 
 export class RunTokens {
+  /** Imported once: handing createHmac the raw bytes imports the key again on every token. */
+  private readonly key: KeyObject;
+
   constructor(
-    private readonly secret: Buffer,
+    secret: Buffer,
     private readonly ttlMs: number,
   ) {
     if (secret.length < 16) throw new Error("run token secret is too short (need ≥ 16 bytes)");
+    this.key = createSecretKey(secret);
   }
 
   issue(runId: string, now = Date.now()): { token: string; expires_at: number } {
@@ -54,6 +58,6 @@ export class RunTokens {
   }
 
   private sign(body: string): string {
-    return createHmac("sha256", this.secret).update(body).digest("base64url");
+    return createHmac("sha256", this.key).update(body).digest("base64url");
   }
 }

@@ -1,4 +1,4 @@
-import { RpcError } from "@plugd/protocol";
+import { type AbortSignalLike, RpcError } from "@plugd/protocol";
 
 interface Waiter {
   resolve: () => void;
@@ -38,7 +38,7 @@ export class ConcurrencyLimiter {
   }
 
   /** Resolves when a slot is free; the caller must call `release()` exactly once afterwards. */
-  acquire(signal?: AbortSignal, timeoutMs = 0): Promise<void> {
+  acquire(signal?: AbortSignalLike, timeoutMs = 0): Promise<void> {
     if (this.active < this.limit) {
       this.active++;
       return Promise.resolve();
@@ -110,7 +110,7 @@ export class ConcurrencyLimiter {
   }
 }
 
-function abortError(signal: AbortSignal): RpcError {
+function abortError(signal: AbortSignalLike): RpcError {
   const reason = signal.reason;
   if (reason instanceof RpcError) return reason;
   return RpcError.of("CANCELLED", "the call was cancelled while waiting for a free slot");

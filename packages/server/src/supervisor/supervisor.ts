@@ -1,4 +1,5 @@
 import {
+  type AbortSignalLike,
   type EntryInfo,
   encodeInvokeParams,
   type InvokeParams,
@@ -55,9 +56,9 @@ export interface SupervisorHooks {
 }
 
 export interface InvokeOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
   /** Asks the plugin to stop but keeps waiting for its answer (see RequestOptions.cancelSignal). */
-  cancelSignal?: AbortSignal;
+  cancelSignal?: AbortSignalLike;
   timeoutMs: number;
   /** Called when the call leaves the queue and is sent to the plugin. */
   onStart?: () => void;

@@ -27,13 +27,33 @@ export function runRoutes(app: FastifyInstance, ctx: AppContext): void {
       },
     },
     async (req) => {
-      const { wait, wait_timeout_ms, ...input } = req.body;
-      const created = await ctx.engine.create({ ...input, reported_at_end: wait === true });
-      const base = { run_id: created.run.run_id, run_token: created.run_token, expires_at: created.expires_at };
+      const body = req.body;
+      const wait = body.wait === true;
+      // The body is schema-checked: its other fields are the run's input (wait/wait_timeout_ms are ignored there).
+      const created = await ctx.engine.create(wait ? { ...body, reported_at_end: true } : body);
+      const { run_id } = created.run;
       // A new run is reported as created, "queued", even if it already started by the time this is serialised.
-      if (!wait) return { ...base, status: created.created ? "queued" : created.run.status, created: created.created };
-      const run = (await ctx.engine.waitFor(created.run.run_id, wait_timeout_ms)) ?? created.run;
-      return { ...base, status: run.status, created: created.created, run, result: run.result, error: run.error };
+      if (!wait) {
+        const status = created.created ? "queued" : created.run.status;
+        return {
+          run_id,
+          run_token: created.run_token,
+          expires_at: created.expires_at,
+          status,
+          created: created.created,
+        };
+      }
+      const run = (await ctx.engine.waitFor(run_id, body.wait_timeout_ms)) ?? created.run;
+      return {
+        run_id,
+        run_token: created.run_token,
+        expires_at: created.expires_at,
+        status: run.status,
+        created: created.created,
+        run,
+        result: run.result,
+        error: run.error,
+      };
     },
   );
 

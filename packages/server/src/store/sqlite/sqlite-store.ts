@@ -21,6 +21,8 @@ const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 const UNFINISHED: readonly RunStatus[] = ["queued", "running", "cancel_requested"];
 const DEFAULT_RUN_LIMIT = 100;
+/** A short run has 4 events (queued, running, its result export, the end); a long one writes its events in turns. */
+const EVENT_ROWS_PER_INSERT = 8;
 
 /** An error callers can tell apart by `code` without importing this module (the Postgres store throws the same). */
 export class StoreError extends Error {
@@ -94,21 +96,30 @@ interface ExportRow {
 
 type BlobRow = BlobRecord;
 
-const RUN_COLUMNS = [
+/**
+ * Fixed when a run is created, in the order runCreationValues() gives them. An update leaves these columns (and the
+ * indexes built on them) alone: setting every column made SQLite rewrite all four indexes of `runs` on each state
+ * change, and stringify the args again.
+ */
+const RUN_CREATION_COLUMNS = [
   "run_id",
   "plugin_id",
   "entry_id",
-  "status",
   "created_at",
-  "updated_at",
-  "started_at",
-  "finished_at",
   "task_id",
   "trace_id",
   "idempotency_key",
   "parent_run_id",
   "args",
   "timeout_ms",
+] as const satisfies readonly (keyof RunRow)[];
+
+/** What an update may change, in the order runStateValues() gives them. */
+const RUN_STATE_COLUMNS = [
+  "status",
+  "updated_at",
+  "started_at",
+  "finished_at",
   "progress",
   "stage",
   "message",
@@ -125,25 +136,7 @@ const RUN_COLUMNS = [
   "rev",
 ] as const satisfies readonly (keyof RunRow)[];
 
-/**
- * What an update leaves alone: fixed when a run is created. Leaving these columns (and the indexes built on them) out
- * of an update matters: setting every column made SQLite rewrite all four indexes of `runs` on each state change,
- * and stringify the args again.
- */
-const RUN_CREATION_COLUMNS: ReadonlySet<string> = new Set<keyof RunRow>([
-  "run_id",
-  "plugin_id",
-  "entry_id",
-  "created_at",
-  "task_id",
-  "trace_id",
-  "idempotency_key",
-  "parent_run_id",
-  "args",
-  "timeout_ms",
-]);
-/** What an update may change. */
-const RUN_STATE_COLUMNS = RUN_COLUMNS.filter((c) => !RUN_CREATION_COLUMNS.has(c));
+const RUN_COLUMNS = [...RUN_CREATION_COLUMNS, ...RUN_STATE_COLUMNS];
 
 const EXPORT_COLUMNS = [
   "export_item_id",
@@ -176,6 +169,8 @@ const BLOB_COLUMNS = [
 
 const params = (cols: readonly string[]) => cols.map((c) => `@${c}`).join(", ");
 const sets = (cols: readonly string[]) => cols.map((c) => `${c} = @${c}`).join(", ");
+// Positional parameters for the statements of every run: binding 28 named parameters cost twice as much.
+const placeholders = (cols: readonly string[]) => cols.map(() => "?").join(", ");
 
 export interface SqliteStoreOptions {
   /** How often the worker copies the WAL into the database file (default Defaults.store.checkpointIntervalMs). */
@@ -206,6 +201,8 @@ export class SqliteStore implements Storage {
   /** Writes of the open batch transaction, resolved or rejected by its commit. */
   private waiters: Waiter[] = [];
   private readonly commitLater = () => this.commit();
+  /** insertEvents' statements, by row count (prepared on first use). */
+  private readonly eventInserts: Database.Statement<[unknown[]], void>[] = [];
 
   /** Opens (creating it and its directory if needed) and migrates the database file. */
   static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -299,7 +296,7 @@ export class SqliteStore implements Storage {
         run.finished_at = now;
         run.updated_at = now;
         run.rev++;
-        this.s.updateRun.run(fromRunState(run));
+        this.s.updateRun.run(updateValues(run));
         // Same shape as the engine's own terminal status event, so SSE/WS clients need no special case.
         this.appendEventSync({ run_id: run.run_id, type: "status", data: { status: "failed", error }, time: now });
       }
@@ -310,13 +307,13 @@ export class SqliteStore implements Storage {
   insertRun(run: RunRecord): Promise<void> {
     // A duplicate idempotency key fails here with SQLITE_CONSTRAINT_UNIQUE: the engine relies on it to settle races.
     return this.write(() => {
-      this.s.insertRun.run(fromRun(run));
+      this.s.insertRun.run(insertValues(run));
     });
   }
 
   updateRun(run: RunRecord): Promise<void> {
     return this.write(() => {
-      const info = this.s.updateRun.run(fromRunState(run));
+      const info = this.s.updateRun.run(updateValues(run));
       // An update of a run that was never inserted would otherwise vanish silently.
       if (info.changes === 0)
         throw new StoreError("RUN_NOT_FOUND", `cannot update run ${run.run_id}: it is not stored`);
@@ -327,12 +324,12 @@ export class SqliteStore implements Storage {
     const apply = () => {
       for (const w of writes) {
         if (w.run) {
-          if (w.insert) this.s.insertRun.run(fromRun(w.run));
-          else if (this.s.updateRun.run(fromRunState(w.run)).changes === 0)
+          if (w.insert) this.s.insertRun.run(insertValues(w.run));
+          else if (this.s.updateRun.run(updateValues(w.run)).changes === 0)
             throw new StoreError("RUN_NOT_FOUND", `cannot update run ${w.run.run_id}: it is not stored`);
         }
-        for (const e of w.exports) this.s.insertExport.get(fromExport(e));
-        for (const ev of w.events) this.s.insertEventAt.run(ev.run_id, ev.seq, ev.type, ev.time, toJson(ev.data));
+        for (const e of w.exports) this.s.insertExport.get(exportValues(e));
+        this.insertEvents(w.events);
       }
     };
     // The caller batches already: its own transaction, committed now, unless a group-commit batch is open (then
@@ -344,6 +341,25 @@ export class SqliteStore implements Storage {
       return Promise.reject(e);
     }
     return Promise.resolve();
+  }
+
+  /** Events with their seq, EVENT_ROWS_PER_INSERT rows per statement: one statement per run in the common case. */
+  private insertEvents(events: readonly RunEvent[]): void {
+    for (let i = 0; i < events.length; i += EVENT_ROWS_PER_INSERT) {
+      const n = Math.min(EVENT_ROWS_PER_INSERT, events.length - i);
+      let stmt = this.eventInserts[n];
+      if (!stmt) {
+        const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?)").join(", ");
+        stmt = this.db.prepare(`INSERT INTO run_events (run_id, seq, type, time, data) VALUES ${rows}`);
+        this.eventInserts[n] = stmt;
+      }
+      const values: unknown[] = [];
+      for (let k = i; k < i + n; k++) {
+        const ev = events[k]!;
+        values.push(ev.run_id, ev.seq, ev.type, ev.time, toJson(ev.data));
+      }
+      stmt.run(values);
+    }
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -394,7 +410,7 @@ export class SqliteStore implements Storage {
 
   insertExport(item: Omit<ExportItem, "seq">): Promise<ExportItem> {
     return this.write(() => {
-      const seq = this.s.insertExport.get(fromExport(item));
+      const seq = this.s.insertExport.get(exportValues(item));
       if (seq === undefined)
         throw new StoreError("EXPORT_NOT_STORED", `no seq returned for export ${item.export_item_id}`);
       return { ...item, seq };
@@ -460,8 +476,12 @@ function prepareStatements(db: Database.Database) {
   // A status list binds as one JSON array, so one statement serves any number of statuses.
   const inStatuses = "status IN (SELECT value FROM json_each(?))";
   return {
-    insertRun: db.prepare<[Row], void>(`INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${params(RUN_COLUMNS)})`),
-    updateRun: db.prepare<[Row], void>(`UPDATE runs SET ${sets(RUN_STATE_COLUMNS)} WHERE run_id = @run_id`),
+    insertRun: db.prepare<[unknown[]], void>(
+      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${placeholders(RUN_COLUMNS)})`,
+    ),
+    updateRun: db.prepare<[unknown[]], void>(
+      `UPDATE runs SET ${RUN_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`,
+    ),
     getRun: db.prepare<[string], RunRow>(`${runSelect} WHERE run_id = ?`),
     runByIdempotencyKey: db.prepare<[string], RunRow>(`${runSelect} WHERE idempotency_key = ?`),
     unfinishedRuns: db.prepare<[string], RunRow>(`${runSelect} WHERE ${inStatuses} ORDER BY created_at, rowid`),
@@ -479,17 +499,14 @@ function prepareStatements(db: Database.Database) {
          RETURNING seq`,
       )
       .pluck(),
-    insertEventAt: db.prepare<[string, number, string, number, string | null], void>(
-      "INSERT INTO run_events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)",
-    ),
     saveRunsTx: db.transaction((apply: () => void) => apply()),
     listEvents: db.prepare<[string, number, number], EventRow>(
       "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     ),
 
     insertExport: db
-      .prepare<[Row], number>(
-        `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${params(EXPORT_COLUMNS)}) RETURNING seq`,
+      .prepare<[unknown[]], number>(
+        `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${placeholders(EXPORT_COLUMNS)}) RETURNING seq`,
       )
       .pluck(),
     exportSeq: db
@@ -525,45 +542,53 @@ function pick<T extends object>(o: T, cols: readonly (keyof T & string)[]): Row 
   return row;
 }
 
-/** The row of an update: run_id and RUN_STATE_COLUMNS. */
-function fromRunState(r: RunRecord): Row {
-  return {
-    run_id: r.run_id,
-    status: r.status,
-    updated_at: r.updated_at,
-    started_at: r.started_at ?? null,
-    finished_at: r.finished_at ?? null,
-    progress: r.progress ?? null,
-    stage: r.stage ?? null,
-    message: r.message ?? null,
-    step: r.step ?? null,
-    step_total: r.step_total ?? null,
-    eta_seconds: r.eta_seconds ?? null,
-    metrics: JSON.stringify(r.metrics ?? {}),
-    cancel_requested: r.cancel_requested ? 1 : 0,
-    cancel_reason: r.cancel_reason ?? null,
-    cancel_requested_at: r.cancel_requested_at ?? null,
-    error: toJson(r.error),
-    result_refs: JSON.stringify(r.result_refs ?? []),
-    result: toJson(r.result),
-    rev: r.rev,
-  };
+/** Values of RUN_STATE_COLUMNS, in order. */
+function runStateValues(r: RunRecord): unknown[] {
+  return [
+    r.status,
+    r.updated_at,
+    r.started_at ?? null,
+    r.finished_at ?? null,
+    r.progress ?? null,
+    r.stage ?? null,
+    r.message ?? null,
+    r.step ?? null,
+    r.step_total ?? null,
+    r.eta_seconds ?? null,
+    JSON.stringify(r.metrics ?? {}),
+    r.cancel_requested ? 1 : 0,
+    r.cancel_reason ?? null,
+    r.cancel_requested_at ?? null,
+    toJson(r.error),
+    JSON.stringify(r.result_refs ?? []),
+    toJson(r.result),
+    r.rev,
+  ];
 }
 
-/** The row of an insert: the creation-time columns, then the state. */
-function fromRun(r: RunRecord): Row {
-  return {
-    ...fromRunState(r),
-    plugin_id: r.plugin_id,
-    entry_id: r.entry_id,
-    created_at: r.created_at,
-    task_id: r.task_id ?? null,
-    trace_id: r.trace_id ?? null,
-    idempotency_key: r.idempotency_key ?? null,
-    parent_run_id: r.parent_run_id ?? null,
-    args: JSON.stringify(r.args ?? {}),
-    timeout_ms: r.timeout_ms ?? null,
-  };
+/** The parameters of insertRun: RUN_CREATION_COLUMNS, then RUN_STATE_COLUMNS. */
+function insertValues(r: RunRecord): unknown[] {
+  const values: unknown[] = [
+    r.run_id,
+    r.plugin_id,
+    r.entry_id,
+    r.created_at,
+    r.task_id ?? null,
+    r.trace_id ?? null,
+    r.idempotency_key ?? null,
+    r.parent_run_id ?? null,
+    JSON.stringify(r.args ?? {}),
+    r.timeout_ms ?? null,
+  ];
+  for (const v of runStateValues(r)) values.push(v);
+  return values;
+}
+
+/** The parameters of updateRun: RUN_STATE_COLUMNS, then the run_id. */
+function updateValues(r: RunRecord): unknown[] {
+  const values = runStateValues(r);
+  values.push(r.run_id);
+  return values;
 }
 
 function toRun(r: RunRow): RunRecord {
@@ -603,12 +628,24 @@ function toEvent(r: EventRow): RunEvent {
   return { seq: r.seq, run_id: r.run_id, type: r.type as RunEvent["type"], data: fromJson(r.data, null), time: r.time };
 }
 
-function fromExport(e: Omit<ExportItem, "seq">): Row {
-  return {
-    ...pick(e, EXPORT_COLUMNS),
-    json: toJson(e.json),
-    metadata: JSON.stringify(e.metadata ?? {}),
-  };
+/** Values of EXPORT_COLUMNS, in order. */
+function exportValues(e: Omit<ExportItem, "seq">): unknown[] {
+  return [
+    e.export_item_id,
+    e.run_id,
+    e.type,
+    e.category,
+    e.created_at,
+    e.label ?? null,
+    e.description ?? null,
+    e.text ?? null,
+    toJson(e.json),
+    e.url ?? null,
+    e.binary_url ?? null,
+    e.binary ?? null,
+    e.mime ?? null,
+    JSON.stringify(e.metadata ?? {}),
+  ];
 }
 
 function toExport(r: ExportRow): ExportItem {
