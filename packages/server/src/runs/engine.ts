@@ -189,8 +189,9 @@ export class RunEngine {
   async get(runId: string): Promise<RunRecord | undefined> {
     const live = this.live.get(runId);
     if (!live) return this.store.getRun(runId);
-    // Someone knows of the run: it is written now, not when it ends.
-    this.journal.release(live.entry);
+    // Someone knows of the run: it is written now, not when it ends — and before they act on it (an upload's blob
+    // row needs the run's row).
+    if (!live.entry.stored) await this.journal.settle(live.entry).catch(() => undefined);
     return live.run;
   }
 

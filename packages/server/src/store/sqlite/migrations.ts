@@ -240,6 +240,25 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE messages;
     `,
   },
+  {
+    // The events one write of the run engine stores for a run (a short run's four: queued, running, its result
+    // export, the end) go in one row: a row per event cost SQLite about 3 µs each, a third of a short run's writing.
+    version: 4,
+    name: "run events stored in chunks",
+    up: `
+      CREATE TABLE run_event_chunks (
+        run_id TEXT NOT NULL REFERENCES runs(run_id) ON DELETE CASCADE,
+        first_seq INTEGER NOT NULL,
+        last_seq INTEGER NOT NULL,
+        -- JSON array of [seq, type, time, data], in seq order; data is null when the event has none.
+        events TEXT NOT NULL,
+        PRIMARY KEY (run_id, first_seq)
+      ) WITHOUT ROWID;
+      INSERT INTO run_event_chunks
+      SELECT run_id, seq, seq, json_array(json_array(seq, type, time, json(data))) FROM run_events ORDER BY run_id, seq;
+      DROP TABLE run_events;
+    `,
+  },
 ];
 
 /** The schema version this code writes: the last migration's. */

@@ -15,14 +15,13 @@ import type {
 } from "../types.js";
 import { Checkpointer } from "./checkpointer.js";
 import { MIGRATIONS, SCHEMA_VERSION } from "./migrations.js";
+import { type PreparedRunWrite, RunWriter } from "./run-writer.js";
 
 /** SQLite's default `wal_autocheckpoint` (pages), restored if the checkpoint worker dies. */
 const SQLITE_DEFAULT_AUTOCHECKPOINT = 1000;
 
 const UNFINISHED: readonly RunStatus[] = ["queued", "running", "cancel_requested"];
 const DEFAULT_RUN_LIMIT = 100;
-/** A short run has 4 events (queued, running, its result export, the end); a long one writes its events in turns. */
-const EVENT_ROWS_PER_INSERT = 8;
 
 /** An error callers can tell apart by `code` without importing this module (the Postgres store throws the same). */
 export class StoreError extends Error {
@@ -68,13 +67,8 @@ interface RunRow {
   rev: number;
 }
 
-interface EventRow {
-  run_id: string;
-  seq: number;
-  type: string;
-  time: number;
-  data: string | null;
-}
+/** One element of a chunk's `events` array. */
+type EventTuple = [seq: number, type: string, time: number, data: unknown];
 
 interface ExportRow {
   seq: number;
@@ -175,7 +169,12 @@ const placeholders = (cols: readonly string[]) => cols.map(() => "?").join(", ")
 export interface SqliteStoreOptions {
   /** How often the worker copies the WAL into the database file (default Defaults.store.checkpointIntervalMs). */
   checkpointIntervalMs?: number;
-  /** Told what went wrong beside the writes themselves (the checkpoint worker dying). */
+  /**
+   * Write the run engine's batches (saveRuns) on a worker thread (default true for a file; an in-memory database
+   * is always written on the event loop).
+   */
+  runWriter?: boolean;
+  /** Told what went wrong beside the writes themselves (the checkpoint worker or the run writer dying). */
   onWarning?: (message: string) => void;
 }
 
@@ -201,8 +200,8 @@ export class SqliteStore implements Storage {
   /** Writes of the open batch transaction, resolved or rejected by its commit. */
   private waiters: Waiter[] = [];
   private readonly commitLater = () => this.commit();
-  /** insertEvents' statements, by row count (prepared on first use). */
-  private readonly eventInserts: Database.Statement<[unknown[]], void>[] = [];
+  /** Writes the run engine's batches off the event loop; undefined for an in-memory database or once it died. */
+  private writer: RunWriter | undefined;
 
   /** Opens (creating it and its directory if needed) and migrates the database file. */
   static open(file: string, opts: SqliteStoreOptions = {}): SqliteStore {
@@ -225,7 +224,14 @@ export class SqliteStore implements Storage {
             opts.onWarning?.(`the WAL checkpoint worker stopped (${reason}); checkpoints run in commits again`);
           })
         : undefined;
-      return new SqliteStore(db, checkpointer);
+      const store = new SqliteStore(db, checkpointer);
+      if (onDisk && opts.runWriter !== false) {
+        store.writer = new RunWriter(file, RUN_WRITER_SQL, (reason) => {
+          store.writer = undefined;
+          opts.onWarning?.(`the run writer thread stopped (${reason}); runs are written on the event loop again`);
+        });
+      }
+      return store;
     } catch (e) {
       db.close();
       throw e;
@@ -321,15 +327,20 @@ export class SqliteStore implements Storage {
   }
 
   saveRuns(writes: readonly RunWrite[]): Promise<void> {
+    let prepared: PreparedRunWrite[];
+    try {
+      prepared = writes.map(prepareRunWrite);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    if (this.writer?.usable && this.db.open) return this.writer.write(prepared);
     const apply = () => {
-      for (const w of writes) {
-        if (w.run) {
-          if (w.insert) this.s.insertRun.run(insertValues(w.run));
-          else if (this.s.updateRun.run(updateValues(w.run)).changes === 0)
-            throw new StoreError("RUN_NOT_FOUND", `cannot update run ${w.run.run_id}: it is not stored`);
-        }
-        for (const e of w.exports) this.s.insertExport.get(exportValues(e));
-        this.insertEvents(w.events);
+      for (const w of prepared) {
+        if (w.insert) this.s.insertRun.run(w.insert);
+        else if (w.update && this.s.updateRun.run(w.update).changes === 0)
+          throw new StoreError("RUN_NOT_FOUND", `cannot update run ${w.update.at(-1)}: it is not stored`);
+        for (const e of w.exports) this.s.insertExport.get(e);
+        if (w.events) this.s.insertEventChunk.run(w.events);
       }
     };
     // The caller batches already: its own transaction, committed now, unless a group-commit batch is open (then
@@ -341,25 +352,6 @@ export class SqliteStore implements Storage {
       return Promise.reject(e);
     }
     return Promise.resolve();
-  }
-
-  /** Events with their seq, EVENT_ROWS_PER_INSERT rows per statement: one statement per run in the common case. */
-  private insertEvents(events: readonly RunEvent[]): void {
-    for (let i = 0; i < events.length; i += EVENT_ROWS_PER_INSERT) {
-      const n = Math.min(EVENT_ROWS_PER_INSERT, events.length - i);
-      let stmt = this.eventInserts[n];
-      if (!stmt) {
-        const rows = Array.from({ length: n }, () => "(?, ?, ?, ?, ?)").join(", ");
-        stmt = this.db.prepare(`INSERT INTO run_events (run_id, seq, type, time, data) VALUES ${rows}`);
-        this.eventInserts[n] = stmt;
-      }
-      const values: unknown[] = [];
-      for (let k = i; k < i + n; k++) {
-        const ev = events[k]!;
-        values.push(ev.run_id, ev.seq, ev.type, ev.time, toJson(ev.data));
-      }
-      stmt.run(values);
-    }
   }
 
   async getRun(runId: string): Promise<RunRecord | undefined> {
@@ -391,9 +383,9 @@ export class SqliteStore implements Storage {
   }
 
   private appendEventSync(ev: Omit<RunEvent, "seq">): RunEvent {
-    // One INSERT … SELECT max+1 statement: atomic on its own, correct across processes sharing the file, and no
-    // per-run counter to keep in memory (or to get wrong after a rolled-back transaction). The max is one seek
-    // into the (run_id, seq) primary key.
+    // The way in for events outside the run engine (which numbers its own and writes them in chunks): one
+    // INSERT … SELECT last+1 statement, atomic on its own and correct across processes sharing the file. The last
+    // seq is one seek into the (run_id, first_seq) primary key.
     const seq = this.s.insertEvent.get({
       run_id: ev.run_id,
       type: ev.type,
@@ -405,7 +397,18 @@ export class SqliteStore implements Storage {
   }
 
   async listRunEvents(runId: string, afterSeq: number, limit: number): Promise<RunEvent[]> {
-    return this.s.listEvents.all(runId, afterSeq, clampLimit(limit, 0)).map(toEvent);
+    const max = clampLimit(limit, 0);
+    const out: RunEvent[] = [];
+    if (max === 0) return out;
+    // Every chunk holds at least one event: `max` chunks are enough.
+    for (const text of this.s.listEventChunks.all(runId, afterSeq, max)) {
+      for (const [seq, type, time, data] of JSON.parse(text) as EventTuple[]) {
+        if (seq <= afterSeq) continue;
+        out.push({ seq, run_id: runId, type: type as RunEvent["type"], data: data ?? null, time });
+        if (out.length === max) return out;
+      }
+    }
+    return out;
   }
 
   insertExport(item: Omit<ExportItem, "seq">): Promise<ExportItem> {
@@ -458,6 +461,8 @@ export class SqliteStore implements Storage {
     if (!this.db.open) return;
     // What was written before close() is committed, not lost with the connection.
     if (this.waiters.length > 0 || this.db.inTransaction) this.commit();
+    // The writer finishes what it was sent before it stops.
+    await this.writer?.close();
     await this.checkpointer?.close();
     if (!this.db.open) return;
     // Recommended by SQLite before closing a long-lived connection: refreshes planner statistics where useful.
@@ -468,6 +473,39 @@ export class SqliteStore implements Storage {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
+const insertRunSql = () => `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${placeholders(RUN_COLUMNS)})`;
+const updateRunSql = () => `UPDATE runs SET ${RUN_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`;
+const insertExportSql = () =>
+  `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${placeholders(EXPORT_COLUMNS)}) RETURNING seq`;
+const insertEventChunkSql = () =>
+  "INSERT INTO run_event_chunks (run_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)";
+
+const RUN_WRITER_SQL = {
+  insertRun: insertRunSql(),
+  updateRun: updateRunSql(),
+  insertExport: insertExportSql(),
+  insertEventChunk: insertEventChunkSql(),
+};
+
+/** A run's changes as statement parameters: what the writer thread (or the event loop, without one) applies. */
+function prepareRunWrite(w: RunWrite): PreparedRunWrite {
+  const prepared: PreparedRunWrite = { exports: w.exports.map(exportValues) };
+  if (w.run) {
+    if (w.insert) prepared.insert = insertValues(w.run);
+    else prepared.update = updateValues(w.run);
+  }
+  const n = w.events.length;
+  if (n > 0) {
+    const tuples: EventTuple[] = new Array(n);
+    for (let i = 0; i < n; i++) {
+      const ev = w.events[i]!;
+      tuples[i] = [ev.seq, ev.type, ev.time, ev.data ?? null];
+    }
+    prepared.events = [w.events[0]!.run_id, w.events[0]!.seq, w.events[n - 1]!.seq, JSON.stringify(tuples)];
+  }
+  return prepared;
+}
+
 /** Every statement prepared once at open; the list filters are separate statements so each one can use an index. */
 function prepareStatements(db: Database.Database) {
   const runSelect = `SELECT ${RUN_COLUMNS.join(", ")} FROM runs`;
@@ -476,12 +514,8 @@ function prepareStatements(db: Database.Database) {
   // A status list binds as one JSON array, so one statement serves any number of statuses.
   const inStatuses = "status IN (SELECT value FROM json_each(?))";
   return {
-    insertRun: db.prepare<[unknown[]], void>(
-      `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${placeholders(RUN_COLUMNS)})`,
-    ),
-    updateRun: db.prepare<[unknown[]], void>(
-      `UPDATE runs SET ${RUN_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`,
-    ),
+    insertRun: db.prepare<[unknown[]], void>(insertRunSql()),
+    updateRun: db.prepare<[unknown[]], void>(updateRunSql()),
     getRun: db.prepare<[string], RunRow>(`${runSelect} WHERE run_id = ?`),
     runByIdempotencyKey: db.prepare<[string], RunRow>(`${runSelect} WHERE idempotency_key = ?`),
     unfinishedRuns: db.prepare<[string], RunRow>(`${runSelect} WHERE ${inStatuses} ORDER BY created_at, rowid`),
@@ -494,21 +528,22 @@ function prepareStatements(db: Database.Database) {
 
     insertEvent: db
       .prepare<[Row], number>(
-        `INSERT INTO run_events (run_id, seq, type, time, data)
-         SELECT @run_id, COALESCE(MAX(seq), 0) + 1, @type, @time, @data FROM run_events WHERE run_id = @run_id
-         RETURNING seq`,
+        `INSERT INTO run_event_chunks (run_id, first_seq, last_seq, events)
+         SELECT @run_id, n, n, json_array(json_array(n, @type, @time, json(@data)))
+         FROM (SELECT COALESCE((SELECT last_seq FROM run_event_chunks WHERE run_id = @run_id
+                                ORDER BY first_seq DESC LIMIT 1), 0) + 1 AS n)
+         RETURNING first_seq`,
       )
       .pluck(),
+    insertEventChunk: db.prepare<[[string, number, number, string]], void>(insertEventChunkSql()),
     saveRunsTx: db.transaction((apply: () => void) => apply()),
-    listEvents: db.prepare<[string, number, number], EventRow>(
-      "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    ),
-
-    insertExport: db
-      .prepare<[unknown[]], number>(
-        `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${placeholders(EXPORT_COLUMNS)}) RETURNING seq`,
+    listEventChunks: db
+      .prepare<[string, number, number], string>(
+        "SELECT events FROM run_event_chunks WHERE run_id = ? AND last_seq > ? ORDER BY first_seq LIMIT ?",
       )
       .pluck(),
+
+    insertExport: db.prepare<[unknown[]], number>(insertExportSql()).pluck(),
     exportSeq: db
       .prepare<[string, string], number>("SELECT seq FROM exports WHERE export_item_id = ? AND run_id = ?")
       .pluck(),
@@ -622,10 +657,6 @@ function toRun(r: RunRow): RunRecord {
     result: fromJson<unknown>(r.result, null),
     rev: r.rev,
   };
-}
-
-function toEvent(r: EventRow): RunEvent {
-  return { seq: r.seq, run_id: r.run_id, type: r.type as RunEvent["type"], data: fromJson(r.data, null), time: r.time };
 }
 
 /** Values of EXPORT_COLUMNS, in order. */
