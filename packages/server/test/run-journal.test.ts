@@ -232,7 +232,9 @@ describe("runs reported at their end (POST /runs with wait: true)", () => {
   it("mirrors such a run into the bus as one runs record (its end state) and one export record", async () => {
     const r = await post({ plugin_id: "hello-ts", entry_id: "echo", args: { text: "mirror" }, wait: true });
     const ofRun = (store: "runs" | "export") =>
-      server.bus.recent(store, { topic: "hello-ts", limit: 1000 }).filter((x) => x.payload.run_id === r.run_id);
+      server.bus
+        .recent(store, { topic: "hello-ts", limit: 1000 })
+        .filter((x) => (x.payload as { run_id?: string }).run_id === r.run_id);
     await until(async () => ofRun("export").length > 0, 2_000, "the export record");
     const runs = ofRun("runs");
     expect(runs).toHaveLength(1);

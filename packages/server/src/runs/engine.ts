@@ -180,7 +180,15 @@ export class RunEngine {
     this.live.set(run.run_id, live);
     this.emit(live, "status", { status: "queued" });
     // A caller told of the run now is told only once it is on disk; a held run is written as it ends.
-    if (!entry.held) await this.journal.settle(entry);
+    if (!entry.held) {
+      try {
+        await this.journal.settle(entry);
+      } catch (e) {
+        // Not stored, so not started: the caller gets the error instead of a run id.
+        this.live.delete(run.run_id);
+        throw e;
+      }
+    }
     const timeoutMs = spec.timeoutMs ?? input.timeout_ms ?? this.opts.defaultTimeoutMs;
     void this.execute(live, timeoutMs, input.call_chain);
     return { run, ...this.tokenFor(run.run_id), created: true };
@@ -191,6 +199,7 @@ export class RunEngine {
     if (!live) return this.store.getRun(runId);
     // Someone knows of the run: it is written now, not when it ends — and before they act on it (an upload's blob
     // row needs the run's row).
+    // A failed write was logged by the journal; the reader still gets the run as it is in memory.
     if (!live.entry.stored) await this.journal.settle(live.entry).catch(() => undefined);
     return live.run;
   }
