@@ -90,21 +90,37 @@ function pragmas(db) {
   db.pragma("foreign_keys = ON");
 }
 
-/** Raw prepared inserts into one file: the three record kinds, seq per run kept in JS. */
-function rawSide(db) {
+/**
+ * Raw prepared inserts into one file: the three record kinds, seq per run kept in JS. `chunks`: events go into the
+ * store's run_event_chunks (one event per chunk here, as appendRunEvent writes them) instead of a plain table.
+ */
+function rawSide(db, chunks) {
   const seqs = new Map();
   const runs = db.prepare(`INSERT INTO runs (${RUN_COLS}) VALUES (${RUN_COLS.map(() => "?")})`);
-  const events = db.prepare("INSERT INTO run_events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)");
+  const events = chunks
+    ? db.prepare("INSERT INTO run_event_chunks (run_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)")
+    : db.prepare("INSERT INTO run_events (run_id, seq, type, time, data) VALUES (?, ?, ?, ?, ?)");
   const exports = db.prepare(`INSERT INTO exports (${EXPORT_COLS}) VALUES (${EXPORT_COLS.map(() => "?")})`);
-  return {
-    run: (r) => runs.run(values(r, RUN_COLS)),
-    event: (e) => {
-      const seq = (seqs.get(e.run_id) ?? 0) + 1;
-      seqs.set(e.run_id, seq);
-      events.run(e.run_id, seq, e.type, e.time, JSON.stringify(e.data));
-    },
-    export: (x) => exports.run(values(x, EXPORT_COLS)),
+  const event = (e) => {
+    const seq = (seqs.get(e.run_id) ?? 0) + 1;
+    seqs.set(e.run_id, seq);
+    if (chunks) events.run(e.run_id, seq, seq, JSON.stringify([[seq, e.type, e.time, e.data]]));
+    else events.run(e.run_id, seq, e.type, e.time, JSON.stringify(e.data));
   };
+  const exportOne = (x) => exports.run(values(x, EXPORT_COLS));
+  const run = (r) => runs.run(values(r, RUN_COLS));
+  /** What the run engine writes for a short run that ends within one write: its row, its export, 4 events. */
+  const shortRuns = db.transaction((writes) => {
+    for (const w of writes) {
+      run(w.run);
+      for (const x of w.exports) exportOne(x);
+      if (chunks) {
+        const tuples = w.events.map((e) => [e.seq, e.type, e.time, e.data]);
+        events.run(w.run.run_id, 1, tuples.length, JSON.stringify(tuples));
+      } else for (const e of w.events) events.run(e.run_id, e.seq, e.type, e.time, JSON.stringify(e.data));
+    }
+  });
+  return { run, event, export: exportOne, shortRuns: (writes) => shortRuns.immediate(writes) };
 }
 
 const bareDb = new Database(path.join(dir, "bare.db"));
@@ -114,13 +130,13 @@ bareDb.exec(`
   CREATE TABLE run_events (run_id, seq, type, time, data);
   CREATE TABLE exports (${EXPORT_COLS});
 `);
-const bare = rawSide(bareDb);
+const bare = rawSide(bareDb, false);
 
 // The store's schema, created by the store itself, then written through raw statements.
 await SqliteStore.open(path.join(dir, "schema.db")).close();
 const schemaDb = new Database(path.join(dir, "schema.db"));
 pragmas(schemaDb);
-const schema = rawSide(schemaDb);
+const schema = rawSide(schemaDb, true);
 
 const store = SqliteStore.open(path.join(dir, "store", "plugd.db"));
 
@@ -182,6 +198,40 @@ results.push([
   ])),
 ]);
 
+// The run engine's path: saveRuns with what short runs (POST /runs wait:true) write, 8 runs per call, as a loaded
+// server batches them; the store hands them to its writer thread and resolves after the commit.
+const BATCH = 8;
+function shortRunBatch(b, prefix) {
+  return Array.from({ length: BATCH }, (_, k) => {
+    const id = `${prefix}-${b * BATCH + k}`;
+    const r = { ...run(b * BATCH + k), run_id: id, idempotency_key: null, status: "succeeded" };
+    const x = { ...exportItem(id, b * BATCH + k), export_item_id: `${prefix}-x-${b * BATCH + k}` };
+    const events = ["queued", "running", "export", "succeeded"].map((st, i) => ({
+      seq: i + 1,
+      run_id: id,
+      type: st === "export" ? "export" : "status",
+      data: { status: st },
+      time: i,
+    }));
+    return { run: r, insert: true, exports: [x], events };
+  });
+}
+const batches = Math.floor(N / BATCH / 2);
+results.push([
+  `short runs: saveRuns, ${BATCH} per call (runs/s)`,
+  ...(
+    await versus(
+      batches,
+      [
+        (b) => bare.shortRuns(shortRunBatch(b, "bare")),
+        (b) => schema.shortRuns(shortRunBatch(b, "schema")),
+        (b) => store.saveRuns(shortRunBatch(b, "store")),
+      ],
+      50,
+    )
+  ).map((callsPerSec) => callsPerSec * BATCH),
+]);
+
 console.log(`SQLite store, ${fmt(N)} rows each (WAL, synchronous=NORMAL, one transaction per write)\n`);
 const col = (s, w) => String(s).padStart(w);
 console.log(
@@ -198,10 +248,10 @@ for (const [name, bareRate, schemaRate, storeRate] of results) {
 }
 
 // ---- listRunEvents latency: a page of 100 after a spread of seqs in the N-event run ----
-// Baseline: the same SELECT through raw better-sqlite3 on the store's own file (same index), rows not mapped.
+// Baseline: the same SELECT through raw better-sqlite3 on the store's own file (same index), chunks not parsed.
 const reader = new Database(path.join(dir, "store", "plugd.db"), { readonly: true });
 const rawPage = reader.prepare(
-  "SELECT run_id, seq, type, time, data FROM run_events WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+  "SELECT events FROM run_event_chunks WHERE run_id = ? AND last_seq > ? ORDER BY first_seq LIMIT ?",
 );
 const after = Array.from({ length: QUERIES }, (_, i) => (i * 7919) % (N - PAGE));
 for (let i = 0; i < 100; i++) {
@@ -226,7 +276,7 @@ const pct = (a, p) => {
 };
 console.log(`\nlistRunEvents: pages of ${PAGE} events from a ${fmt(N)}-event run, ${fmt(QUERIES)} queries`);
 console.log(
-  `  raw better-sqlite3 (rows only)   p50 ${us(pct(rawLat, 50))}  p99 ${us(pct(rawLat, 99))}\n` +
+  `  raw better-sqlite3 (chunk rows)  p50 ${us(pct(rawLat, 50))}  p99 ${us(pct(rawLat, 99))}\n` +
     `  plugd store (rows → RunEvent)    p50 ${us(pct(storeLat, 50))}  p99 ${us(pct(storeLat, 99))}\n` +
     `  ratio (p50 store ÷ raw)          ${(pct(storeLat, 50) / pct(rawLat, 50)).toFixed(2)}×`,
 );

@@ -115,6 +115,7 @@ export class RunWriter {
       const w = this.waiting.get(m.id);
       if (!w) return;
       this.waiting.delete(m.id);
+      if (this.waiting.size === 0) this.worker.unref();
       if (m.error) w.reject(new RunWriteError(m.error.code ?? "STORE_WRITE_FAILED", m.error.message));
       else w.resolve();
     });
@@ -130,6 +131,7 @@ export class RunWriter {
       this.waiting.clear();
       if (this.closing === undefined) onLost(reason);
     });
+    // Idle, the thread never keeps the process alive; a write in flight does (see write()).
     this.worker.unref();
   }
 
@@ -139,6 +141,7 @@ export class RunWriter {
 
   write(writes: PreparedRunWrite[]): Promise<void> {
     const id = this.nextId++;
+    if (this.waiting.size === 0) this.worker.ref();
     return new Promise<void>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       this.worker.postMessage({ id, writes });
