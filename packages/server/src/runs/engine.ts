@@ -253,8 +253,11 @@ export class RunEngine {
         live.abort.abort();
         this.host.recycle(run.plugin_id);
       }, this.opts.cancelGraceMs);
-      // The caller is told the cancel was requested: on disk first.
+      // The caller is told the cancel was requested — as it is now, not as it may be once that is on disk (the
+      // plugin may have stopped by then).
+      const answer = { ...run };
       await this.journal.settle(live.entry);
+      return answer;
     }
     return live.run;
   }
