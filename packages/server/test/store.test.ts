@@ -4,7 +4,7 @@ import path from "node:path";
 import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS, openStore, SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite/index.js";
-import type { BlobRecord, ExportItem, MessageRecord, RunRecord, RunStatus } from "../src/store/types.js";
+import type { BlobRecord, ExportItem, MessageRecord, RunEvent, RunRecord, RunStatus } from "../src/store/types.js";
 
 let dir: string;
 let file: string;
@@ -637,5 +637,50 @@ describe("WAL checkpoints", () => {
       await new Promise((r) => setTimeout(r, 10));
     expect(store.pragma("wal_autocheckpoint")).toBe(1000);
     expect(warnings).toEqual([expect.stringMatching(/checkpoint worker stopped .*checkpoints run in commits again/)]);
+  });
+});
+
+describe("the run writer thread", () => {
+  const event = (runId: string, seq: number): RunEvent => ({
+    seq,
+    run_id: runId,
+    type: "status",
+    data: { status: "queued" },
+    time: seq,
+  });
+
+  it("writes saveRuns batches off the event loop, all or none, visible to the store's reads once resolved", async () => {
+    const store = SqliteStore.open(file);
+    opened.push(store);
+    await store.saveRuns([
+      { run: run("a"), insert: true, exports: [exportItem("xa", "a")], events: [event("a", 1), event("a", 2)] },
+      { run: run("b"), insert: true, exports: [], events: [event("b", 1)] },
+    ]);
+    expect((await store.getRun("a"))?.run_id).toBe("a");
+    expect((await store.listRunEvents("a", 1, 10)).map((e) => e.seq)).toEqual([2]);
+    expect((await store.listExports("a", undefined, 10)).map((e) => e.export_item_id)).toEqual(["xa"]);
+    // A batch with one bad write (an update of a run never stored) leaves nothing of itself behind.
+    await expect(
+      store.saveRuns([
+        { run: run("c"), insert: true, exports: [], events: [] },
+        { run: run("ghost"), insert: false, exports: [], events: [] },
+      ]),
+    ).rejects.toMatchObject({ code: "RUN_NOT_FOUND" });
+    expect(await store.getRun("c")).toBeUndefined();
+  });
+
+  it("hands its work back to the event loop if the thread dies, and says so", async () => {
+    const warnings: string[] = [];
+    const store = SqliteStore.open(file, { onWarning: (m) => warnings.push(m) });
+    opened.push(store);
+    await store.saveRuns([{ run: run("before"), insert: true, exports: [], events: [] }]);
+    // A crash of the thread, as far as the store can tell.
+    await (store as unknown as { writer: { worker: { terminate(): Promise<number> } } }).writer.worker.terminate();
+    const deadline = Date.now() + 2000;
+    while (warnings.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    expect(warnings).toEqual([expect.stringMatching(/run writer thread stopped .*written on the event loop again/)]);
+    await store.saveRuns([{ run: run("after"), insert: true, exports: [], events: [event("after", 1)] }]);
+    expect((await store.getRun("before"))?.run_id).toBe("before");
+    expect((await store.listRunEvents("after", 0, 10)).map((e) => e.seq)).toEqual([1]);
   });
 });
