@@ -551,8 +551,17 @@ export class RunEngine {
 
   private notify(ev: RunEvent, run: RunRecord): void {
     const set = this.listeners.get(run.run_id);
-    if (set) for (const fn of set) fn(ev, run);
-    for (const fn of this.global) fn(ev, run);
+    if (set) for (const fn of set) this.tell(fn, ev, run);
+    for (const fn of this.global) this.tell(fn, ev, run);
+  }
+
+  /** One listener's failure is its own: the other listeners, and the journal that called, go on. */
+  private tell(fn: RunListener, ev: RunEvent, run: RunRecord): void {
+    try {
+      fn(ev, run);
+    } catch (err) {
+      this.opts.logger.error({ err, run_id: run.run_id, event: ev.type }, "a run event listener failed");
+    }
   }
 }
 
