@@ -242,6 +242,22 @@ describe("runs reported at their end (POST /runs with wait: true)", () => {
     expect(ofRun("export")).toHaveLength(1);
   });
 
+  it("goes on when a run event listener throws", async () => {
+    const heard: string[] = [];
+    const offBad = server.engine.subscribeAll(() => {
+      throw new Error("listener bug");
+    });
+    const offGood = server.engine.subscribeAll((ev) => heard.push(ev.type));
+    try {
+      const r = await post({ plugin_id: "hello-ts", entry_id: "echo", args: { text: "x" }, wait: true });
+      expect(r.status).toBe("succeeded");
+      expect(heard).toEqual(["status", "status", "export", "status"]);
+    } finally {
+      offBad();
+      offGood();
+    }
+  });
+
   it("stores a run still going when wait_timeout_ms answers first", async () => {
     const r = await post({
       plugin_id: "hello-ts",
