@@ -43,7 +43,8 @@ export interface CheckpointStats {
  * WAL checkpoints on a worker thread. SQLite's automatic checkpoint runs inside whichever commit crosses the
  * threshold, on the server's event loop, and fsyncs there (about a third of the HTTP run rate, bench/http.mjs); here
  * a second connection copies the WAL into the database file off the loop, and the server's connection has
- * `wal_autocheckpoint = 0`.
+ * `wal_autocheckpoint = 0`. The run writer thread checkpoints after its own commits (see RunWriter); this one covers
+ * what the event loop writes, and everything when the writer is gone.
  */
 export class Checkpointer {
   private readonly worker: Worker;

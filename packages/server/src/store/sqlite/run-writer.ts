@@ -30,7 +30,10 @@ const db = new Database(workerData.file, { fileMustExist: true });
 db.pragma("busy_timeout = 5000");
 db.pragma("synchronous = NORMAL");
 db.pragma("foreign_keys = ON");
-db.pragma("wal_autocheckpoint = 0");
+// This thread is the one writing, without pause under load: it checkpoints after its own commits, or the WAL grows
+// without bound (a checkpoint from another connection never catches a writer that never pauses: 200+ MB in 8 s of
+// bench/http.mjs, every commit slower for it).
+db.pragma("wal_autocheckpoint = " + workerData.autocheckpointPages);
 const sql = workerData.sql;
 const insertRun = db.prepare(sql.insertRun);
 const updateRun = db.prepare(sql.updateRun);
@@ -98,7 +101,8 @@ export class RunWriteError extends Error {
 /**
  * Writes the run engine's batches on a worker thread with its own connection. SQLite's work for a run (its row,
  * export, events and the commit) was the largest part of a run's CPU on the event loop; here it runs beside it, on
- * another core. A write resolves after its commit, so "acknowledged ⇒ on disk" holds as before.
+ * another core. A write resolves after its commit, so "acknowledged ⇒ on disk" holds as before. The thread also
+ * makes the WAL checkpoints its commits call for (SQLite's automatic ones), off the event loop.
  */
 export class RunWriter {
   private readonly worker: Worker;
@@ -108,9 +112,9 @@ export class RunWriter {
   private exited = false;
 
   /** `onLost`: the worker died before close(); its writes in flight are rejected and the caller writes itself. */
-  constructor(file: string, sql: RunWriterSql, onLost: (reason: string) => void) {
+  constructor(file: string, sql: RunWriterSql, autocheckpointPages: number, onLost: (reason: string) => void) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, sql } });
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, sql, autocheckpointPages } });
     this.worker.on("message", (m: { id: number; error?: { message: string; code?: string } }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;

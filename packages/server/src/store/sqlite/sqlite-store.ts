@@ -226,7 +226,7 @@ export class SqliteStore implements Storage {
         : undefined;
       const store = new SqliteStore(db, checkpointer);
       if (onDisk && opts.runWriter !== false) {
-        store.writer = new RunWriter(file, RUN_WRITER_SQL, (reason) => {
+        store.writer = new RunWriter(file, RUN_WRITER_SQL, SQLITE_DEFAULT_AUTOCHECKPOINT, (reason) => {
           store.writer = undefined;
           opts.onWarning?.(`the run writer thread stopped (${reason}); runs are written on the event loop again`);
         });
