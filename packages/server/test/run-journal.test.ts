@@ -147,6 +147,9 @@ describe("RunJournal over a real SQLite file", () => {
     asked.release(entry);
     await until(async () => (await store.getRun("asked")) !== undefined, 1_000, "the released run stored");
     await until(async () => (await store.getRun("slow")) !== undefined, 2_000, "the run whose hold ran out stored");
+    // The row is visible as soon as the writer thread commits; listeners hear of it once the commit is reported.
+    await j.settle(timedOut);
+    await asked.settle(entry);
     expect(heard.map((e) => e.run_id)).toEqual(["slow"]);
   });
 
@@ -240,6 +243,19 @@ describe("runs reported at their end (POST /runs with wait: true)", () => {
     expect(runs).toHaveLength(1);
     expect(runs[0]).toMatchObject({ type: "add", payload: { status: "succeeded" } });
     expect(ofRun("export")).toHaveLength(1);
+  });
+
+  it("never shows a run ended before its end is stored: who sees it succeeded finds its result export", async () => {
+    const get = async (p: string) =>
+      (await fetch(`${server.url}${p}`, { headers: { authorization: `Bearer ${token}` } })).json() as Promise<any>;
+    for (let i = 0; i < 30; i++) {
+      const { run_id } = await post({ plugin_id: "hello-ts", entry_id: "echo", args: { text: `n${i}` } });
+      // Poll as fast as the server answers: the window between the end in memory and on disk is well under 1 ms.
+      let run = await get(`/runs/${run_id}`);
+      while (run.status !== "succeeded") run = await get(`/runs/${run_id}`);
+      const exp = await get(`/runs/${run_id}/export`);
+      expect(exp.items.map((x: { label: string }) => x.label)).toContain("trigger_response");
+    }
   });
 
   it("goes on when a run event listener throws", async () => {

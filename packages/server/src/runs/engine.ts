@@ -197,6 +197,9 @@ export class RunEngine {
   async get(runId: string): Promise<RunRecord | undefined> {
     const live = this.live.get(runId);
     if (!live) return this.store.getRun(runId);
+    // Ended in memory, its end (result, exports) still being written: answered once it is, so a reader who sees
+    // "succeeded" finds the result export too.
+    if (isTerminal(live.run.status)) return live.done;
     // Someone knows of the run: it is written now, not when it ends — and before they act on it (an upload's blob
     // row needs the run's row).
     // A failed write was logged by the journal; the reader still gets the run as it is in memory.
@@ -215,8 +218,10 @@ export class RunEngine {
     });
     try {
       const run = await Promise.race([live.done, timeout]);
+      // Timed out as it was ending: answer once the end is stored.
+      if (isTerminal(run.status)) return await live.done;
       // Answered before it ended: the caller gets its id, so it must be on disk first.
-      if (!isTerminal(run.status)) await this.journal.settle(live.entry);
+      await this.journal.settle(live.entry);
       return run;
     } finally {
       clearTimeout(timer);
@@ -230,6 +235,8 @@ export class RunEngine {
   async cancel(runId: string, reason = "cancelled by request"): Promise<RunRecord | undefined> {
     const live = this.live.get(runId);
     if (!live) return this.store.getRun(runId);
+    // Already ending: nothing to cancel; answered once its end is stored.
+    if (isTerminal(live.run.status)) return live.done;
     this.journal.release(live.entry);
     const { run } = live;
     if (run.status === "queued") {
