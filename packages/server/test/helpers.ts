@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { type HostPluginState, PluginHost, type StateChange } from "../src/host/host.js";
 import { loadManifest } from "../src/manifest/index.js";
 import type { PluginManifest } from "../src/manifest/types.js";
+import type { RunRecord } from "../src/store/types.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const FIXTURES = path.join(ROOT, "test/fixtures/plugins");
@@ -100,3 +101,38 @@ export async function until(assertion: () => Promise<unknown> | unknown, timeout
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** A queued run record with every field set, for store and journal tests; `patch` overrides any of them. */
+export function runRecord(id: string, patch: Partial<RunRecord> = {}): RunRecord {
+  return {
+    run_id: id,
+    plugin_id: "p1",
+    entry_id: "echo",
+    status: "queued",
+    created_at: 1_700_000_000.125,
+    updated_at: 1_700_000_000.125,
+    started_at: null,
+    finished_at: null,
+    task_id: null,
+    trace_id: null,
+    idempotency_key: null,
+    parent_run_id: null,
+    args: {},
+    timeout_ms: null,
+    progress: null,
+    stage: null,
+    message: null,
+    step: null,
+    step_total: null,
+    eta_seconds: null,
+    metrics: {},
+    cancel_requested: false,
+    cancel_reason: null,
+    cancel_requested_at: null,
+    error: null,
+    result_refs: [],
+    result: null,
+    rev: 1,
+    ...patch,
+  };
+}

@@ -9,7 +9,7 @@ import { RunSignal } from "../src/runs/signal.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { SqliteStore } from "../src/store/sqlite/index.js";
 import type { RunEvent, RunRecord } from "../src/store/types.js";
-import { EXAMPLES, sleep } from "./helpers.js";
+import { EXAMPLES, runRecord, sleep } from "./helpers.js";
 
 /** Polls an async condition (the store answers through promises). */
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -18,39 +18,6 @@ async function until(check: () => Promise<boolean>, timeoutMs: number, what: str
     if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for: ${what}`);
     await sleep(5);
   }
-}
-
-function runRecord(id: string): RunRecord {
-  return {
-    run_id: id,
-    plugin_id: "p",
-    entry_id: "e",
-    status: "queued",
-    created_at: 1,
-    updated_at: 1,
-    started_at: null,
-    finished_at: null,
-    task_id: null,
-    trace_id: null,
-    idempotency_key: null,
-    parent_run_id: null,
-    args: { a: 1 },
-    timeout_ms: null,
-    progress: null,
-    stage: null,
-    message: null,
-    step: null,
-    step_total: null,
-    eta_seconds: null,
-    metrics: {},
-    cancel_requested: false,
-    cancel_reason: null,
-    cancel_requested_at: null,
-    error: null,
-    result_refs: [],
-    result: null,
-    rev: 1,
-  };
 }
 
 describe("RunJournal over a real SQLite file", () => {

@@ -5,6 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS, openStore, SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite/index.js";
 import type { BlobRecord, ExportItem, MessageRecord, RunEvent, RunRecord, RunStatus } from "../src/store/types.js";
+import { runRecord } from "./helpers.js";
 
 let dir: string;
 let file: string;
@@ -26,39 +27,7 @@ afterEach(async () => {
   fs.rmSync(dir, { recursive: true, force: true });
 });
 
-function run(id: string, patch: Partial<RunRecord> = {}): RunRecord {
-  return {
-    run_id: id,
-    plugin_id: "p1",
-    entry_id: "echo",
-    status: "queued",
-    created_at: 1_700_000_000.125,
-    updated_at: 1_700_000_000.125,
-    started_at: null,
-    finished_at: null,
-    task_id: null,
-    trace_id: null,
-    idempotency_key: null,
-    parent_run_id: null,
-    args: {},
-    timeout_ms: null,
-    progress: null,
-    stage: null,
-    message: null,
-    step: null,
-    step_total: null,
-    eta_seconds: null,
-    metrics: {},
-    cancel_requested: false,
-    cancel_reason: null,
-    cancel_requested_at: null,
-    error: null,
-    result_refs: [],
-    result: null,
-    rev: 1,
-    ...patch,
-  };
-}
+const run = runRecord;
 
 function exportItem(id: string, runId: string, patch: Partial<ExportItem> = {}): Omit<ExportItem, "seq"> {
   return {
