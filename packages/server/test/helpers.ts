@@ -4,7 +4,7 @@ import { fileURLToPath } from "node:url";
 import { type HostPluginState, PluginHost, type StateChange } from "../src/host/host.js";
 import { loadManifest } from "../src/manifest/index.js";
 import type { PluginManifest } from "../src/manifest/types.js";
-import type { RunRecord } from "../src/store/types.js";
+import type { ExportItem, RunRecord } from "../src/store/types.js";
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../..");
 export const FIXTURES = path.join(ROOT, "test/fixtures/plugins");
@@ -133,6 +133,27 @@ export function runRecord(id: string, patch: Partial<RunRecord> = {}): RunRecord
     result_refs: [],
     result: null,
     rev: 1,
+    ...patch,
+  };
+}
+
+/** A text export of a run with every field set, for store and journal tests; `patch` overrides any of them. */
+export function exportRecord(id: string, runId: string, patch: Partial<ExportItem> = {}): Omit<ExportItem, "seq"> {
+  return {
+    export_item_id: id,
+    run_id: runId,
+    type: "text",
+    category: "user",
+    created_at: 1_700_000_001.5,
+    label: null,
+    description: null,
+    text: `text of ${id}`,
+    json: null,
+    url: null,
+    binary_url: null,
+    binary: null,
+    mime: null,
+    metadata: {},
     ...patch,
   };
 }

@@ -9,7 +9,7 @@ import { RunSignal } from "../src/runs/signal.js";
 import { type RunningServer, startServer } from "../src/server.js";
 import { SqliteStore } from "../src/store/sqlite/index.js";
 import type { RunEvent, RunRecord } from "../src/store/types.js";
-import { EXAMPLES, runRecord, sleep } from "./helpers.js";
+import { EXAMPLES, exportRecord, runRecord, sleep } from "./helpers.js";
 
 /** Polls an async condition (the store answers through promises). */
 async function until(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -63,22 +63,7 @@ describe("RunJournal over a real SQLite file", () => {
     // Later changes update the stored row (not a second insert) and continue the seq.
     run.status = "succeeded";
     j.state(entry);
-    j.export(entry, {
-      export_item_id: "x1",
-      run_id: "r1",
-      type: "text",
-      category: "user",
-      created_at: 3,
-      label: null,
-      description: null,
-      text: "hi",
-      json: null,
-      url: null,
-      binary_url: null,
-      binary: null,
-      mime: null,
-      metadata: {},
-    });
+    j.export(entry, exportRecord("x1", "r1", { text: "hi" }));
     j.event(entry, "status", { status: "succeeded" }, 3);
     await j.settle(entry);
     expect((await store.getRun("r1"))?.status).toBe("succeeded");

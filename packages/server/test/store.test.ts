@@ -5,7 +5,7 @@ import Database from "better-sqlite3";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { MIGRATIONS, openStore, SCHEMA_VERSION, SqliteStore } from "../src/store/sqlite/index.js";
 import type { BlobRecord, ExportItem, MessageRecord, RunEvent, RunRecord, RunStatus } from "../src/store/types.js";
-import { runRecord } from "./helpers.js";
+import { exportRecord, runRecord } from "./helpers.js";
 
 let dir: string;
 let file: string;
@@ -29,25 +29,7 @@ afterEach(async () => {
 
 const run = runRecord;
 
-function exportItem(id: string, runId: string, patch: Partial<ExportItem> = {}): Omit<ExportItem, "seq"> {
-  return {
-    export_item_id: id,
-    run_id: runId,
-    type: "text",
-    category: "user",
-    created_at: 1_700_000_001.5,
-    label: null,
-    description: null,
-    text: `text of ${id}`,
-    json: null,
-    url: null,
-    binary_url: null,
-    binary: null,
-    mime: null,
-    metadata: {},
-    ...patch,
-  };
-}
+const exportItem = exportRecord;
 
 function message(id: string, patch: Partial<MessageRecord> = {}): MessageRecord {
   return {

@@ -116,6 +116,10 @@ export const Defaults = {
   store: {
     /** How often the checkpoint worker copies plugd.db's WAL into the database file. */
     checkpointIntervalMs: 1_000,
+    /** How long a connection waits for another's write lock (a CLI beside the server, the run writer thread). */
+    busyTimeoutMs: 5_000,
+    /** How long a store worker (run writer, checkpointer) may take to finish and close before it is terminated. */
+    workerStopTimeoutMs: 5_000,
   },
   messagePlane: {
     enabled: true,

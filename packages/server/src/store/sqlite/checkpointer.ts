@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { Defaults } from "../../config/defaults.js";
+import { stopWorker } from "./stop-worker.js";
 
 /**
  * The worker's code, evaluated (not loaded from a file) so the same module works from `dist/` and under vitest
@@ -74,14 +76,7 @@ export class Checkpointer {
   /** Stops the worker; resolves when its connection is closed. Idempotent. */
   close(): Promise<void> {
     if (this.exited) return Promise.resolve();
-    this.closing ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.worker.terminate(), 2000);
-      this.worker.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.worker.postMessage("close");
-    });
+    this.closing ??= stopWorker(this.worker, Defaults.store.workerStopTimeoutMs);
     return this.closing;
   }
 }

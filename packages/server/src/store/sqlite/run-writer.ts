@@ -1,5 +1,7 @@
 import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
+import { Defaults } from "../../config/defaults.js";
+import { stopWorker } from "./stop-worker.js";
 
 /** One run's changes as statement parameters, built on the event loop (see SqliteStore.saveRuns). */
 export interface PreparedRunWrite {
@@ -27,7 +29,7 @@ const WORKER_SOURCE = `
 const { parentPort, workerData, receiveMessageOnPort } = require("node:worker_threads");
 const Database = require(workerData.driver);
 const db = new Database(workerData.file, { fileMustExist: true });
-db.pragma("busy_timeout = 5000");
+db.pragma("busy_timeout = " + workerData.busyTimeoutMs);
 db.pragma("synchronous = NORMAL");
 db.pragma("foreign_keys = ON");
 // This thread is the one writing, without pause under load: it checkpoints after its own commits, or the WAL grows
@@ -114,7 +116,10 @@ export class RunWriter {
   /** `onLost`: the worker died before close(); its writes in flight are rejected and the caller writes itself. */
   constructor(file: string, sql: RunWriterSql, autocheckpointPages: number, onLost: (reason: string) => void) {
     const driver = createRequire(import.meta.url).resolve("better-sqlite3");
-    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { file, driver, sql, autocheckpointPages } });
+    this.worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { file, driver, sql, autocheckpointPages, busyTimeoutMs: Defaults.store.busyTimeoutMs },
+    });
     this.worker.on("message", (m: { id: number; error?: { message: string; code?: string } }) => {
       const w = this.waiting.get(m.id);
       if (!w) return;
@@ -155,14 +160,7 @@ export class RunWriter {
   /** Writes what was sent, then stops the worker. Idempotent. */
   close(): Promise<void> {
     if (this.exited) return Promise.resolve();
-    this.closing ??= new Promise<void>((resolve) => {
-      const timer = setTimeout(() => void this.worker.terminate(), 5000);
-      this.worker.once("exit", () => {
-        clearTimeout(timer);
-        resolve();
-      });
-      this.worker.postMessage("close");
-    });
+    this.closing ??= stopWorker(this.worker, Defaults.store.workerStopTimeoutMs);
     return this.closing;
   }
 }

@@ -91,7 +91,7 @@ interface ExportRow {
 type BlobRow = BlobRecord;
 
 /**
- * Fixed when a run is created, in the order runCreationValues() gives them. An update leaves these columns (and the
+ * Fixed when a run is created, in the order insertValues() gives them. An update leaves these columns (and the
  * indexes built on them) alone: setting every column made SQLite rewrite all four indexes of `runs` on each state
  * change, and stringify the args again.
  */
@@ -108,7 +108,7 @@ const RUN_CREATION_COLUMNS = [
   "timeout_ms",
 ] as const satisfies readonly (keyof RunRow)[];
 
-/** What an update may change, in the order runStateValues() gives them. */
+/** What an update may change, in the order runStateValues() gives them (after the creation columns, on insert). */
 const RUN_STATE_COLUMNS = [
   "status",
   "updated_at",
@@ -188,11 +188,12 @@ interface Waiter {
  * The embedded store: one SQLite file in WAL mode, so HTTP readers never wait for the run engine's writes.
  * better-sqlite3 is synchronous; the methods are async only because the interface is shared with the Postgres store.
  *
- * Group commit: the writes made in one event-loop turn share one transaction, committed in the next check phase
- * (setImmediate), and a write's promise resolves only once that commit is done — so a caller that awaits a write
- * (the engine before it answers a client) still knows it is on disk, while N concurrent runs pay for one commit
- * instead of N. A commit was most of the server's CPU under load (bench/http.mjs, profiled). With
- * `synchronous = NORMAL` a commit costs no fsync (a power cut may lose the last commits, never corrupt the file).
+ * The run engine's writes come batched already (saveRuns, one call per event-loop turn) and go to the writer thread
+ * (RunWriter). The other writes (idempotent inserts, blobs, recovery) are group-committed here: the writes made in
+ * one event-loop turn share one transaction, committed in the next check phase (setImmediate). Either way a write's
+ * promise resolves only once its commit is done, so a caller that awaits a write (the engine before it answers a
+ * client) knows it is on disk. With `synchronous = NORMAL` a commit costs no fsync (a power cut may lose the last
+ * commits, never corrupt the file).
  */
 export class SqliteStore implements Storage {
   private readonly db: Database.Database;
@@ -209,7 +210,7 @@ export class SqliteStore implements Storage {
     const db = new Database(file);
     try {
       // busy_timeout first: a second process (a CLI command beside the server) may hold the lock while we migrate.
-      db.pragma("busy_timeout = 5000");
+      db.pragma(`busy_timeout = ${Defaults.store.busyTimeoutMs}`);
       db.pragma("journal_mode = WAL");
       db.pragma("synchronous = NORMAL");
       db.pragma("foreign_keys = ON");
@@ -473,18 +474,12 @@ export class SqliteStore implements Storage {
 
 type Statements = ReturnType<typeof prepareStatements>;
 
-const insertRunSql = () => `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${placeholders(RUN_COLUMNS)})`;
-const updateRunSql = () => `UPDATE runs SET ${RUN_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`;
-const insertExportSql = () =>
-  `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${placeholders(EXPORT_COLUMNS)}) RETURNING seq`;
-const insertEventChunkSql = () =>
-  "INSERT INTO run_event_chunks (run_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)";
-
+/** The run engine's statements: prepared on the event loop's connection and in the writer thread alike. */
 const RUN_WRITER_SQL = {
-  insertRun: insertRunSql(),
-  updateRun: updateRunSql(),
-  insertExport: insertExportSql(),
-  insertEventChunk: insertEventChunkSql(),
+  insertRun: `INSERT INTO runs (${RUN_COLUMNS.join(", ")}) VALUES (${placeholders(RUN_COLUMNS)})`,
+  updateRun: `UPDATE runs SET ${RUN_STATE_COLUMNS.map((c) => `${c} = ?`).join(", ")} WHERE run_id = ?`,
+  insertExport: `INSERT INTO exports (${EXPORT_COLUMNS.join(", ")}) VALUES (${placeholders(EXPORT_COLUMNS)}) RETURNING seq`,
+  insertEventChunk: "INSERT INTO run_event_chunks (run_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)",
 };
 
 /** A run's changes as statement parameters: what the writer thread (or the event loop, without one) applies. */
@@ -514,8 +509,8 @@ function prepareStatements(db: Database.Database) {
   // A status list binds as one JSON array, so one statement serves any number of statuses.
   const inStatuses = "status IN (SELECT value FROM json_each(?))";
   return {
-    insertRun: db.prepare<[unknown[]], void>(insertRunSql()),
-    updateRun: db.prepare<[unknown[]], void>(updateRunSql()),
+    insertRun: db.prepare<[unknown[]], void>(RUN_WRITER_SQL.insertRun),
+    updateRun: db.prepare<[unknown[]], void>(RUN_WRITER_SQL.updateRun),
     getRun: db.prepare<[string], RunRow>(`${runSelect} WHERE run_id = ?`),
     runByIdempotencyKey: db.prepare<[string], RunRow>(`${runSelect} WHERE idempotency_key = ?`),
     unfinishedRuns: db.prepare<[string], RunRow>(`${runSelect} WHERE ${inStatuses} ORDER BY created_at, rowid`),
@@ -535,7 +530,7 @@ function prepareStatements(db: Database.Database) {
          RETURNING first_seq`,
       )
       .pluck(),
-    insertEventChunk: db.prepare<[[string, number, number, string]], void>(insertEventChunkSql()),
+    insertEventChunk: db.prepare<[[string, number, number, string]], void>(RUN_WRITER_SQL.insertEventChunk),
     saveRunsTx: db.transaction((apply: () => void) => apply()),
     listEventChunks: db
       .prepare<[string, number, number], string>(
@@ -543,7 +538,7 @@ function prepareStatements(db: Database.Database) {
       )
       .pluck(),
 
-    insertExport: db.prepare<[unknown[]], number>(insertExportSql()).pluck(),
+    insertExport: db.prepare<[unknown[]], number>(RUN_WRITER_SQL.insertExport).pluck(),
     exportSeq: db
       .prepare<[string, string], number>("SELECT seq FROM exports WHERE export_item_id = ? AND run_id = ?")
       .pluck(),
